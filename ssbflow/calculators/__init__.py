@@ -1,0 +1,262 @@
+"""Calculator selection by name.
+
+One factory serves every workflow: a calculator is named by a string and configured by a
+plain dict of keyword arguments, both JSON-serialisable, so that Makers can carry them to
+a FireWorks worker. Names:
+
+``chgnet`` (default)
+    CHGNet universal potential; pretrained weights ship inside the package (offline).
+``sevennet``
+    SevenNet universal potential (``pip install ssbflow[sevennet]``); weights ship inside.
+``mace`` / ``matgl`` / any atomate2 ``MLFF`` name
+    through atomate2's calculator factory. Their weights are downloaded at run time unless
+    a local model file is given, e.g. ``{"model": "/path/to/mace.model"}``.
+``emt``
+    ASE's effective-medium theory (Al, Cu, Ag, Au, Ni, Pd, Pt, H, C, N, O); for tests and
+    metal/metal studies.
+``lj``
+    ASE's Lennard-Jones, for tests only.
+``gpaw``
+    GPAW plane-wave DFT with precision presets (``pip install ssbflow[dft]``).
+``module.path:ClassName`` (or ``module.path.ClassName``)
+    any ASE calculator class, constructed with the keyword arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from ase.calculators.calculator import Calculator
+
+from ssbflow.errors import InputError
+
+#: ML potentials whose loaded model is reused within a process (loading costs seconds).
+_CACHED = {"chgnet", "sevennet", "mace", "matgl"}
+
+#: Distribution that provides each named calculator, for provenance and install hints.
+_PACKAGES = {
+    "chgnet": ("chgnet", "pip install chgnet"),
+    "sevennet": ("sevenn", "pip install 'ssbflow[sevennet]'"),
+    "mace": ("mace-torch", "pip install mace-torch"),
+    "matgl": ("matgl", "pip install matgl"),
+    "emt": ("ase", "pip install ase"),
+    "lj": ("ase", "pip install ase"),
+    "gpaw": (
+        "gpaw",
+        "pip install 'ssbflow[dft]' (on Debian first: apt-get install libxc-dev "
+        "libopenblas-dev, and build with CC=g++)",
+    ),
+}
+
+#: Elements with CHGNet/SevenNet parameters: both were trained on MPtrj, Z = 1..94.
+_MPTRJ_MAX_Z = 94
+
+
+def normalize_name(name: str) -> str:
+    """Canonical calculator name: lower-case for the built-in names, import paths as given."""
+    stripped = name.strip()
+    if not stripped:
+        raise InputError("empty calculator name; use e.g. --calculator chgnet")
+    low = stripped.lower()
+    aliases = {"7net": "sevennet", "sevenn": "sevennet", "lennard-jones": "lj", "mace-mp": "mace"}
+    low = aliases.get(low, low)
+    if low in _PACKAGES:
+        return low
+    if ":" in stripped or "." in stripped:
+        return stripped
+    known = ", ".join(sorted(_PACKAGES))
+    raise InputError(
+        f"unknown calculator '{name}'; use one of {known}, or an ASE calculator import path "
+        "such as ase.calculators.emt:EMT"
+    )
+
+
+def _import_path(name: str) -> type[Calculator]:
+    module_name, _, attr = name.rpartition(":") if ":" in name else name.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InputError(
+            f"cannot import calculator '{name}': {exc}; give 'package.module:ClassName' "
+            "of an installed ASE calculator"
+        ) from exc
+    return cls
+
+
+def package_version(name: str) -> str | None:
+    """Version of the package that provides calculator ``name`` (None if not installed)."""
+    name = normalize_name(name)
+    dist = _PACKAGES.get(name, (name.split(".")[0].split(":")[0], ""))[0]
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def _require(name: str) -> None:
+    dist, hint = _PACKAGES[name]
+    module = {"mace-torch": "mace", "sevenn": "sevenn"}.get(dist, dist)
+    if importlib.util.find_spec(module) is None:
+        raise InputError(f"calculator '{name}' is not installed; install it with: {hint}")
+
+
+def check_calculator(name: str, elements: Iterable[str], kwargs: dict | None = None) -> str:
+    """Validate a calculator choice before anything runs.
+
+    Parameters
+    ----------
+    name
+        Calculator name or import path (see module docstring).
+    elements
+        Chemical symbols that the calculator must handle.
+    kwargs
+        Calculator keyword arguments.
+
+    Returns
+    -------
+    str
+        The canonical name.
+
+    Raises
+    ------
+    InputError
+        The calculator is not installed, or it has no parameters for an element.
+    """
+    from pymatgen.core import Element
+
+    canonical = normalize_name(name)
+    kwargs = kwargs or {}
+    elements = sorted(set(elements))
+    if canonical in _PACKAGES:
+        _require(canonical)
+    else:
+        _import_path(canonical)
+    if canonical == "emt":
+        from ase.calculators.emt import parameters
+
+        missing = [el for el in elements if el not in parameters]
+        if missing:
+            raise InputError(
+                f"EMT has no parameters for {', '.join(missing)}; EMT covers "
+                f"{', '.join(sorted(parameters))}. Use --calculator chgnet instead"
+            )
+    elif canonical in {"chgnet", "sevennet"}:
+        missing = [el for el in elements if Element(el).Z > _MPTRJ_MAX_Z]
+        if missing:
+            raise InputError(
+                f"{canonical} was not trained on {', '.join(missing)}; choose another calculator"
+            )
+    elif canonical in {"mace", "matgl"} and "model" not in kwargs:
+        raise InputError(
+            f"calculator '{canonical}' downloads its weights at run time, which fails offline; "
+            "give a local model file, e.g. --calculator-kwargs '{\"model\": \"/path/model\"}'"
+        )
+    elif canonical == "gpaw":
+        from ssbflow.calculators.dft_gpaw import check_gpaw
+
+        check_gpaw(elements, kwargs)
+    return canonical
+
+
+def _build(name: str, kwargs: dict[str, Any]) -> Calculator:
+    if name == "chgnet":
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        return CHGNetCalculator(**{"use_device": "cpu", **kwargs})
+    if name == "sevennet":
+        from sevenn.calculator import SevenNetCalculator
+
+        return SevenNetCalculator(**{"model": "7net-0", "device": "cpu", **kwargs})
+    if name in {"mace", "matgl"}:
+        from atomate2.forcefields.utils import ase_calculator
+
+        meta = {"mace": "MACE-MP-0", "matgl": "M3GNet"}[name]
+        return ase_calculator(meta, **kwargs)
+    if name == "emt":
+        from ase.calculators.emt import EMT
+
+        return EMT(**kwargs)
+    if name == "lj":
+        from ase.calculators.lj import LennardJones
+
+        return LennardJones(**kwargs)
+    if name == "gpaw":
+        from ssbflow.calculators.dft_gpaw import make_gpaw_calculator
+
+        return make_gpaw_calculator(kwargs)
+    return _import_path(name)(**kwargs)
+
+
+@lru_cache(maxsize=8)
+def _cached(name: str, kwargs_json: str) -> Calculator:
+    return _build(name, json.loads(kwargs_json))
+
+
+def get_calculator(name: str, kwargs: dict[str, Any] | None = None) -> Calculator:
+    """Construct (or reuse) the ASE calculator ``name`` with ``kwargs``.
+
+    ML potentials are loaded once per process and reused: loading CHGNet costs about a
+    second, and an ASE calculator resets its results whenever the atoms change.
+
+    Parameters
+    ----------
+    name
+        Calculator name or import path.
+    kwargs
+        Keyword arguments for the calculator (JSON-serialisable).
+
+    Returns
+    -------
+    ase.calculators.calculator.Calculator
+    """
+    canonical = normalize_name(name)
+    kwargs = dict(kwargs or {})
+    if canonical in _CACHED:
+        return _cached(canonical, json.dumps(kwargs, sort_keys=True))
+    return _build(canonical, kwargs)
+
+
+def calculator_provenance(name: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What produced a number: calculator name, package version, model and settings."""
+    canonical = normalize_name(name)
+    kwargs = dict(kwargs or {})
+    model = kwargs.get("model")
+    if model is None:
+        model = {
+            "chgnet": "CHGNet pretrained (default in chgnet package)",
+            "sevennet": "7net-0",
+            "emt": "ASE EMT",
+            "lj": "ASE LennardJones",
+        }.get(canonical)
+    info: dict[str, Any] = {
+        "calculator": canonical,
+        "package_version": package_version(canonical),
+        "model": str(model) if model is not None else None,
+        "calculator_kwargs": kwargs,
+    }
+    if canonical == "chgnet":
+        info["model"] = f"CHGNet {package_version('chgnet')} pretrained weights"
+    if canonical == "gpaw":
+        from ssbflow.calculators.dft_gpaw import gpaw_provenance
+
+        info.update(gpaw_provenance(kwargs))
+    return info
+
+
+def level_of_theory(name: str, kwargs: dict[str, Any] | None = None) -> str:
+    """Short label: 'ML potential (chgnet)', 'DFT (GPAW, PBE)', 'EMT', ..."""
+    canonical = normalize_name(name)
+    kwargs = kwargs or {}
+    if canonical == "gpaw":
+        return f"DFT (GPAW, {kwargs.get('xc', 'PBE')})"
+    if canonical in {"chgnet", "sevennet", "mace", "matgl"}:
+        return f"ML potential ({canonical})"
+    if canonical in {"emt", "lj"}:
+        return f"empirical potential ({canonical.upper()})"
+    return f"ASE calculator ({canonical})"

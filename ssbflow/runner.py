@@ -1,0 +1,118 @@
+"""Run a jobflow Flow locally against the configured results store, with progress."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow, Job, JobStore, run_locally
+from rich.console import Console
+
+from ssbflow.settings import SsbflowSettings
+from ssbflow.store import get_jobstore
+
+#: Progress and messages go to stderr, so that ``--json`` output on stdout stays clean.
+stderr_console = Console(stderr=True)
+
+
+class FlowFailedError(RuntimeError):
+    """A job raised; ``reason`` is the last line of its exception."""
+
+    def __init__(self, job_name: str, reason: str) -> None:
+        super().__init__(f"job '{job_name}' failed: {reason}")
+        self.job_name = job_name
+        self.reason = reason
+
+
+class _JobWatcher(logging.Handler):
+    """Follow jobflow's log: show the running job, remember the first failure."""
+
+    def __init__(self, status: Any | None) -> None:
+        super().__init__(logging.INFO)
+        self.status = status
+        self.n_started = 0
+        self.failure: FlowFailedError | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Starting job - "):
+            self.n_started += 1
+            name = message.removeprefix("Starting job - ").split(" (")[0]
+            if self.status is not None:
+                self.status.update(f"[bold]job {self.n_started}[/bold]: {name}")
+        elif " failed with exception:" in message and self.failure is None:
+            name, _, trace = message.partition(" failed with exception:")
+            lines = [line for line in trace.strip().splitlines() if line.strip()]
+            self.failure = FlowFailedError(name, lines[-1] if lines else "unknown error")
+
+
+@contextmanager
+def _watch_jobs(progress: bool) -> Iterator[_JobWatcher]:
+    logger = logging.getLogger("jobflow")
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    status_cm = stderr_console.status("starting", spinner="dots") if progress else None
+    status = status_cm.__enter__() if status_cm is not None else None
+    watcher = _JobWatcher(status)
+    logger.addHandler(watcher)
+    try:
+        yield watcher
+    finally:
+        logger.removeHandler(watcher)
+        logger.setLevel(old_level)
+        if status_cm is not None:
+            status_cm.__exit__(None, None, None)
+
+
+def run_flow(
+    flow: Flow | Job,
+    settings: SsbflowSettings,
+    work_dir: Path | None = None,
+    progress: bool = True,
+    store: JobStore | None = None,
+) -> dict[str, dict[int, Any]]:
+    """Run ``flow`` with jobflow's ``run_locally`` and store every output.
+
+    Parameters
+    ----------
+    flow
+        The flow or job to run.
+    settings
+        ssbflow settings; decide the results store.
+    work_dir
+        Where job folders go; default ``settings.data_dir / "runs"``.
+    progress
+        Show a progress spinner on stderr.
+    store
+        Use this JobStore instead of the one from settings.
+
+    Returns
+    -------
+    dict
+        jobflow's responses, ``{uuid: {index: Response}}``.
+
+    Raises
+    ------
+    FlowFailedError
+        If a job raised; the message names the job and the error.
+    """
+    store = store or get_jobstore(settings)
+    root = work_dir or settings.data_dir / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    with _watch_jobs(progress) as watcher:
+        try:
+            return run_locally(
+                flow,
+                store=store,
+                root_dir=str(root),
+                create_folders=True,
+                ensure_success=True,
+                log=False,
+            )
+        except RuntimeError as exc:
+            if watcher.failure is not None:
+                raise watcher.failure from exc
+            raise

@@ -1,0 +1,1 @@
+"""jobflow Makers: one dataclass per step, flows composed of Makers."""
