@@ -155,7 +155,7 @@ def check_calculator(name: str, elements: Iterable[str], kwargs: dict | None = N
     elif canonical in {"mace", "matgl"} and "model" not in kwargs:
         raise InputError(
             f"calculator '{canonical}' downloads its weights at run time, which fails offline; "
-            "give a local model file, e.g. --calculator-kwargs '{\"model\": \"/path/model\"}'"
+            'give a local model file, e.g. --calculator-kwargs \'{"model": "/path/model"}\''
         )
     elif canonical == "gpaw":
         from ssbflow.calculators.dft_gpaw import check_gpaw

@@ -41,6 +41,10 @@ def register(app: typer.Typer) -> None:
             table.add_column(col)
         for p in rows:
             table.add_row(
-                p.name, p.formula, p.kind, f"{p.spacegroup_symbol} ({p.spacegroup_number})", p.source
+                p.name,
+                p.formula,
+                p.kind,
+                f"{p.spacegroup_symbol} ({p.spacegroup_number})",
+                p.source,
             )
         Console().print(table)

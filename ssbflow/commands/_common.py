@@ -1,0 +1,159 @@
+"""Pieces shared by the CLI commands: settings, calculator options, run-or-submit, output."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from jobflow import Flow, Job
+
+from ssbflow.errors import InputError
+from ssbflow.settings import SsbflowSettings, get_settings
+
+DATA_DIR_OPTION = typer.Option(
+    None, "--data-dir", help="Results store folder (default: SSBFLOW_DATA_DIR or user data dir)."
+)
+CALCULATOR_KWARGS_OPTION = typer.Option(
+    None,
+    "--calculator-kwargs",
+    help='Calculator keyword arguments as JSON, e.g. \'{"model": "/path/model"}\'.',
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print exactly one JSON object on stdout.")
+
+
+@dataclass
+class RunMode:
+    """How a command's flow is executed: locally (default) or submitted to FireWorks."""
+
+    submit: bool = False
+    launchpad_file: Path | None = None
+    dry_run: bool = False
+
+
+def get_mode(ctx: typer.Context | None) -> RunMode:
+    """The run mode stored on the click context by ``ssbflow submit`` (default: local)."""
+    obj = getattr(ctx, "obj", None) if ctx is not None else None
+    if isinstance(obj, RunMode):
+        return obj
+    return RunMode()
+
+
+def load_settings(data_dir: Path | None) -> SsbflowSettings:
+    """Settings with the ``--data-dir`` override applied."""
+    return get_settings(data_dir=data_dir)
+
+
+def parse_calculator_kwargs(text: str | None) -> dict[str, Any]:
+    """Parse ``--calculator-kwargs`` JSON into a dict (InputError when malformed)."""
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f'--calculator-kwargs is not valid JSON ({exc.msg}); write e.g. \'{{"xc": "PBE"}}\''
+        ) from exc
+    if not isinstance(value, dict):
+        raise InputError('--calculator-kwargs must be a JSON object, e.g. \'{"xc": "PBE"}\'')
+    return value
+
+
+def parse_miller(text: str, option: str) -> tuple[int, int, int]:
+    """Parse '1,0,0' or '100' into a Miller index (InputError when malformed)."""
+    raw = text.replace(" ", "")
+    parts = raw.split(",") if "," in raw else list(raw) if raw.isdigit() else raw.split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError as exc:
+        raise InputError(f"{option} '{text}' is not a Miller index; write e.g. 1,0,0") from exc
+    if len(values) != 3:
+        raise InputError(
+            f"{option} '{text}' has {len(values)} components; a Miller index has 3, e.g. 1,0,0"
+        )
+    if all(v == 0 for v in values):
+        raise InputError(f"{option} cannot be 0,0,0; give a plane such as 1,0,0")
+    return values  # type: ignore[return-value]
+
+
+def require_positive(value: float | None, option: str, maximum: float | None = None) -> None:
+    """InputError unless ``0 < value <= maximum`` (and finite)."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{option} must be a positive number, got {value}")
+    if maximum is not None and value > maximum:
+        raise InputError(f"{option}={value} is absurd; use a value up to {maximum}")
+
+
+def run_or_submit(
+    ctx: typer.Context | None,
+    flow: Flow | Job,
+    settings: SsbflowSettings,
+    work_dir: Path | None = None,
+    progress: bool = True,
+) -> dict | None:
+    """Run ``flow`` locally, or submit it when the command was called via ``ssbflow submit``.
+
+    Returns
+    -------
+    dict or None
+        jobflow responses for a local run; ``None`` when the flow was submitted (the
+        submit machinery has printed the workflow id).
+    """
+    mode = get_mode(ctx)
+    if mode.submit:
+        from ssbflow.fw import submit_flow
+
+        submit_flow(flow, settings, launchpad_file=mode.launchpad_file, dry_run=mode.dry_run)
+        return None
+    from ssbflow.runner import run_flow
+
+    return run_flow(flow, settings, work_dir=work_dir, progress=progress)
+
+
+def load_output(settings: SsbflowSettings, uuid: str) -> dict[str, Any]:
+    """The last stored output of job ``uuid`` (a dict), from the results store."""
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        return store.get_output(uuid, which="last", load=True)
+    finally:
+        store.close()
+
+
+def emit_json(obj: Any) -> None:
+    """Print exactly one JSON object on stdout (NaN/inf become null)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    typer.echo(json.dumps(clean(obj), default=str))
+
+
+def write_structures(structures: dict[str, Any], output: Path) -> list[Path]:
+    """Write pymatgen Structures as ``<name>.cif`` and ``<name>.vasp`` (POSCAR) files."""
+    from pymatgen.core import Structure
+
+    output.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, structure in structures.items():
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        cif = output / f"{name}.cif"
+        poscar = output / f"{name}.vasp"
+        structure.to(filename=str(cif))
+        structure.to(filename=str(poscar), fmt="poscar")
+        written += [cif, poscar]
+    return written
