@@ -82,3 +82,6 @@ class ResultDocument(BaseModel):
         default_factory=dict, description="Named structures worth writing to files"
     )
     warnings: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(
+        default_factory=list, description="Free labels for queries, e.g. 'reference:IF-05'"
+    )
