@@ -116,15 +116,18 @@ def run_or_submit(
 
 
 def load_output(settings: SsbflowSettings, uuid: str) -> dict[str, Any]:
-    """The last stored output of job ``uuid`` (a dict), from the results store."""
+    """The last stored output of job ``uuid`` as a plain dict, from the results store."""
     from ssbflow.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()
     try:
-        return store.get_output(uuid, which="last", load=True)
+        doc = store.get_output(uuid, which="last", load=True)
     finally:
         store.close()
+    if hasattr(doc, "model_dump"):
+        doc = doc.model_dump()
+    return doc
 
 
 def emit_json(obj: Any) -> None:

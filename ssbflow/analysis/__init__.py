@@ -1,0 +1,1 @@
+"""Pure numerics: no jobflow, no file I/O; units in names."""

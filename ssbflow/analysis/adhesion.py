@@ -1,0 +1,308 @@
+"""Adhesion, surface and interface energies, wetting, and the universal binding curve.
+
+Conventions
+-----------
+Work of adhesion (per unit interface area ``A``)::
+
+    W_ad = (E_metal_slab + E_electrolyte_slab - E_interface) / A
+
+with both slab references computed **in the same (strained) in-plane cell** as the
+interface, so that the strain energy of the strained side cancels. ``W_ad > 0`` means
+the two stick. Two variants are reported:
+
+- *ideal* (unrelaxed): all three energies at the rigid, as-built geometries;
+- *relaxed*: interface and both slabs each relaxed (same fixed atoms).
+
+Interface energy: ``γ_int = γ_metal + γ_electrolyte − W_ad`` (Dupré).
+
+Young–Dupré contact angle of the metal on the electrolyte::
+
+    cos θ = W_ad / γ_metal − 1
+
+θ = 0 (perfect wetting) whenever ``W_ad ≥ 2 γ_metal``; θ = 180° when ``W_ad ≤ 0``.
+Never NaN.
+
+1 eV/Å² = 16.021766 J/m².
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.optimize import curve_fit
+
+#: 1 eV/Å² in J/m².
+EV_PER_A2_TO_J_PER_M2 = 16.021766339999999
+
+WettingClass = Literal["perfect wetting", "wetting", "non-wetting"]
+
+
+def _finite(name: str, *values: float) -> None:
+    for v in values:
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v}")
+
+
+def work_of_adhesion_J_per_m2(
+    interface_energy_eV: float,
+    metal_slab_energy_eV: float,
+    electrolyte_slab_energy_eV: float,
+    area_A2: float,
+) -> float:
+    """Work of adhesion ``(E_metal + E_electrolyte − E_interface) / A`` in J/m².
+
+    Parameters
+    ----------
+    interface_energy_eV
+        Total energy of the interface cell, eV.
+    metal_slab_energy_eV, electrolyte_slab_energy_eV
+        Total energies of the two slabs alone in the same cell, eV.
+    area_A2
+        Interface area, Å² (one interface per cell).
+
+    Returns
+    -------
+    float
+        W_ad, J/m².
+    """
+    _finite("energies", interface_energy_eV, metal_slab_energy_eV, electrolyte_slab_energy_eV)
+    if not area_A2 > 0:
+        raise ValueError(f"area must be positive, got {area_A2} Å²")
+    delta = metal_slab_energy_eV + electrolyte_slab_energy_eV - interface_energy_eV
+    return float(delta / area_A2 * EV_PER_A2_TO_J_PER_M2)
+
+
+def interface_energy_J_per_m2(
+    metal_surface_energy_J_per_m2: float,
+    electrolyte_surface_energy_J_per_m2: float,
+    work_of_adhesion_J_per_m2: float,
+) -> float:
+    """Dupré interface energy ``γ_int = γ_metal + γ_electrolyte − W_ad`` in J/m²."""
+    _finite(
+        "energies",
+        metal_surface_energy_J_per_m2,
+        electrolyte_surface_energy_J_per_m2,
+        work_of_adhesion_J_per_m2,
+    )
+    return float(
+        metal_surface_energy_J_per_m2
+        + electrolyte_surface_energy_J_per_m2
+        - work_of_adhesion_J_per_m2
+    )
+
+
+def contact_angle_deg(
+    work_of_adhesion_J_per_m2: float, metal_surface_energy_J_per_m2: float
+) -> tuple[float, WettingClass]:
+    """Young–Dupré contact angle of the metal on the electrolyte.
+
+    Parameters
+    ----------
+    work_of_adhesion_J_per_m2
+        W_ad, J/m².
+    metal_surface_energy_J_per_m2
+        γ of the metal, J/m² (must be positive).
+
+    Returns
+    -------
+    theta_deg : float
+        Contact angle in degrees, in [0, 180]; exactly 0 when W_ad ≥ 2γ.
+    wetting : str
+        "perfect wetting" (θ = 0), "wetting" (0 < θ < 90°) or "non-wetting" (θ ≥ 90°).
+    """
+    _finite("W_ad and γ", work_of_adhesion_J_per_m2, metal_surface_energy_J_per_m2)
+    if metal_surface_energy_J_per_m2 <= 0:
+        raise ValueError(
+            f"metal surface energy must be positive, got {metal_surface_energy_J_per_m2} J/m²"
+        )
+    ratio = work_of_adhesion_J_per_m2 / metal_surface_energy_J_per_m2
+    if ratio >= 2.0:
+        return 0.0, "perfect wetting"
+    cos_theta = max(ratio - 1.0, -1.0)
+    theta = float(np.degrees(np.arccos(cos_theta)))
+    return theta, ("wetting" if theta < 90.0 else "non-wetting")
+
+
+def surface_energy_J_per_m2(
+    slab_energy_eV: float,
+    n_formula_units: float,
+    bulk_energy_per_formula_unit_eV: float,
+    area_A2: float,
+    n_surfaces: int = 2,
+) -> float:
+    """Surface energy of a stoichiometric slab against a bulk reference.
+
+    ``γ = (E_slab − n E_bulk/f.u.) / (n_surfaces · A)``; see
+    `surface_energy_from_series_J_per_m2` for the drift-free slope method.
+    """
+    _finite("energies", slab_energy_eV, bulk_energy_per_formula_unit_eV)
+    if not area_A2 > 0 or n_surfaces < 1:
+        raise ValueError("area must be positive and n_surfaces >= 1")
+    excess = slab_energy_eV - n_formula_units * bulk_energy_per_formula_unit_eV
+    return float(excess / (n_surfaces * area_A2) * EV_PER_A2_TO_J_PER_M2)
+
+
+def grand_surface_energy_J_per_m2(
+    slab_energy_eV: float,
+    counts: dict[str, float],
+    chemical_potentials_eV: dict[str, float],
+    area_A2: float,
+    n_surfaces: int = 2,
+) -> float:
+    """Surface energy of a possibly non-stoichiometric slab: ``(E − Σ N_i μ_i)/(n A)``.
+
+    Parameters
+    ----------
+    slab_energy_eV
+        Slab total energy, eV.
+    counts
+        Number of atoms of each element in the slab.
+    chemical_potentials_eV
+        μ_i per atom, eV; must cover every element in ``counts``.
+    area_A2
+        Area of one face, Å².
+    n_surfaces
+        Faces counted (2 for a free slab).
+    """
+    missing = set(counts) - set(chemical_potentials_eV)
+    if missing:
+        raise ValueError(f"no chemical potential for {sorted(missing)}")
+    reference = sum(n * chemical_potentials_eV[el] for el, n in counts.items())
+    return float((slab_energy_eV - reference) / (n_surfaces * area_A2) * EV_PER_A2_TO_J_PER_M2)
+
+
+@dataclass(frozen=True)
+class SlabSeriesFit:
+    """Linear fit E(n) = n·ε_bulk + n_surfaces·A·γ over a slab series."""
+
+    surface_energy_J_per_m2: float
+    surface_energy_stderr_J_per_m2: float | None
+    bulk_energy_per_unit_eV: float
+    n_points: int
+
+
+def surface_energy_from_series_J_per_m2(
+    n_units: ArrayLike, slab_energies_eV: ArrayLike, area_A2: float, n_surfaces: int = 2
+) -> SlabSeriesFit:
+    """Surface energy from the slope of slab energy against slab size.
+
+    Fits ``E(n) = n ε + n_surfaces A γ`` by least squares over slabs of one termination
+    with ``n`` bulk units (atoms or formula units). The slope ε is the bulk energy per
+    unit *as the slabs see it*, so no separately computed bulk energy enters and a drift
+    between bulk and slab calculations (k-points, basis, potential) cancels
+    (Fiorentini & Methfessel 1996).
+
+    Parameters
+    ----------
+    n_units : array, shape (m,)
+        Bulk units per slab, m ≥ 2, not all equal.
+    slab_energies_eV : array, shape (m,)
+        Slab total energies, eV.
+    area_A2
+        Area of one face, Å².
+    n_surfaces
+        Number of equivalent faces per slab.
+
+    Returns
+    -------
+    SlabSeriesFit
+        γ in J/m² (stderr from the fit residuals when m ≥ 3, else None) and ε in eV.
+    """
+    n = np.asarray(n_units, dtype=float)
+    e = np.asarray(slab_energies_eV, dtype=float)
+    if n.shape != e.shape or n.ndim != 1 or n.size < 2:
+        raise ValueError("need at least two slabs with matching sizes and energies")
+    if np.ptp(n) == 0:
+        raise ValueError("slab sizes must differ to fit a slope")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("slab energies must be finite")
+    design = np.vstack([n, np.ones_like(n)]).T
+    coef, *_ = np.linalg.lstsq(design, e, rcond=None)
+    slope, intercept = coef
+    factor = EV_PER_A2_TO_J_PER_M2 / (n_surfaces * area_A2)
+    stderr = None
+    if n.size >= 3:
+        resid = e - design @ coef
+        sigma2 = float(resid @ resid) / (n.size - 2)
+        cov = sigma2 * np.linalg.inv(design.T @ design)
+        stderr = float(np.sqrt(cov[1, 1]) * factor)
+    return SlabSeriesFit(
+        surface_energy_J_per_m2=float(intercept * factor),
+        surface_energy_stderr_J_per_m2=stderr,
+        bulk_energy_per_unit_eV=float(slope),
+        n_points=int(n.size),
+    )
+
+
+def uber_energy_J_per_m2(
+    separation_A: ArrayLike, work_of_separation_J_per_m2: float, d0_A: float, length_A: float
+) -> np.ndarray:
+    """Universal binding-energy relation (Rose, Smith, Ferrante 1983).
+
+    ``E(d) = −W (1 + x) exp(−x)``, ``x = (d − d0)/l``; E is the binding energy per area
+    (negative when bound), minimum −W at the equilibrium gap d0.
+    """
+    x = (np.asarray(separation_A, dtype=float) - d0_A) / length_A
+    return -work_of_separation_J_per_m2 * (1.0 + x) * np.exp(-x)
+
+
+@dataclass(frozen=True)
+class UberFit:
+    """Result of a UBER fit: equilibrium gap, ideal work of separation, length scale."""
+
+    equilibrium_gap_A: float
+    work_of_separation_J_per_m2: float
+    length_scale_A: float
+    rms_residual_J_per_m2: float
+
+
+def fit_uber(separation_A: ArrayLike, binding_energy_J_per_m2: ArrayLike) -> UberFit:
+    """Fit the universal binding-energy relation to a rigid gap scan.
+
+    Parameters
+    ----------
+    separation_A : array, shape (m,)
+        Gaps, Å (m ≥ 4).
+    binding_energy_J_per_m2 : array, shape (m,)
+        ``(E_interface(d) − E_metal − E_electrolyte)/A`` = −W_ad(d), J/m².
+
+    Returns
+    -------
+    UberFit
+
+    Raises
+    ------
+    ValueError
+        Too few points, a scan with no bound minimum, or a fit that does not converge.
+    """
+    d = np.asarray(separation_A, dtype=float)
+    e = np.asarray(binding_energy_J_per_m2, dtype=float)
+    if d.shape != e.shape or d.size < 4:
+        raise ValueError("a UBER fit needs at least 4 gap points")
+    if not np.all(np.isfinite(e)):
+        raise ValueError("binding energies must be finite")
+    i_min = int(np.argmin(e))
+    if e[i_min] >= 0:
+        raise ValueError("the gap scan shows no binding (all energies ≥ 0)")
+    p0 = (float(-e[i_min]), float(d[i_min]), 0.5)
+    try:
+        popt, _ = curve_fit(
+            uber_energy_J_per_m2,
+            d,
+            e,
+            p0=p0,
+            bounds=([0.0, d.min() - 2.0, 0.05], [np.inf, d.max() + 2.0, 5.0]),
+            maxfev=20000,
+        )
+    except RuntimeError as exc:
+        raise ValueError(f"UBER fit did not converge: {exc}") from exc
+    resid = e - uber_energy_J_per_m2(d, *popt)
+    return UberFit(
+        equilibrium_gap_A=float(popt[1]),
+        work_of_separation_J_per_m2=float(popt[0]),
+        length_scale_A=float(popt[2]),
+        rms_residual_J_per_m2=float(np.sqrt(np.mean(resid**2))),
+    )

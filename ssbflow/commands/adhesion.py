@@ -1,0 +1,253 @@
+"""``ssbflow adhesion`` and ``ssbflow surface-energy``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ssbflow.commands._common import (
+    CALCULATOR_KWARGS_OPTION,
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    emit_json,
+    load_output,
+    load_settings,
+    parse_calculator_kwargs,
+    parse_miller,
+    require_positive,
+    run_or_submit,
+    write_structures,
+)
+from ssbflow.errors import InputError
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def adhesion_summary_json(doc: dict, uuid: str) -> dict:
+    """The ``--json`` object of ``ssbflow adhesion``."""
+    keys = (
+        "work_of_adhesion_J_per_m2",
+        "work_of_adhesion_ideal_J_per_m2",
+        "interface_energy_J_per_m2",
+        "metal_surface_energy_J_per_m2",
+        "electrolyte_surface_energy_J_per_m2",
+        "contact_angle_deg",
+        "wetting",
+        "strain_percent",
+        "n_atoms",
+        "area_A2",
+        "equilibrium_gap_A",
+        "calculator",
+        "status",
+        "failure_reason",
+        "system",
+        "selected_label",
+        "n_candidates",
+        "n_relaxed",
+        "n_force_evaluations",
+    )
+    out = {k: doc.get(k) for k in keys}
+    out["uuid"] = uuid
+    out["metal_miller"] = list(doc.get("metal_miller") or [])
+    out["electrolyte_miller"] = list(doc.get("electrolyte_miller") or [])
+    out["candidates"] = [
+        {
+            k: c.get(k)
+            for k in (
+                "label",
+                "status",
+                "metal_termination",
+                "electrolyte_termination",
+                "registry_index",
+                "strain_percent",
+                "n_atoms",
+                "work_of_adhesion_ideal_initial_gap_J_per_m2",
+                "work_of_adhesion_ideal_J_per_m2",
+                "work_of_adhesion_J_per_m2",
+                "interface_energy_J_per_m2",
+                "contact_angle_deg",
+                "failure_reason",
+            )
+        }
+        for c in doc.get("candidates", [])
+    ]
+    return out
+
+
+def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
+    console = Console()
+    table = Table(title=f"{doc['system']} adhesion ({doc['calculator']})")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    rows = [
+        ("work of adhesion W_ad (relaxed)", _fmt(doc.get("work_of_adhesion_J_per_m2")), "J/m²"),
+        (
+            "work of adhesion (ideal, UBER)",
+            _fmt(doc.get("work_of_adhesion_ideal_J_per_m2")),
+            "J/m²",
+        ),
+        ("interface energy γ_int", _fmt(doc.get("interface_energy_J_per_m2")), "J/m²"),
+        ("metal surface energy γ_metal", _fmt(doc.get("metal_surface_energy_J_per_m2")), "J/m²"),
+        (
+            "electrolyte surface energy",
+            _fmt(doc.get("electrolyte_surface_energy_J_per_m2")),
+            "J/m²",
+        ),
+        ("contact angle θ", _fmt(doc.get("contact_angle_deg"), 1), "deg"),
+        ("wetting", str(doc.get("wetting")), ""),
+        ("strain (metal)", _fmt(doc.get("strain_percent"), 2), "%"),
+        ("atoms in interface", str(doc.get("n_atoms")), ""),
+        ("equilibrium gap", _fmt(doc.get("equilibrium_gap_A"), 2), "Å"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    cands = Table(title="candidates (terminations × registries)")
+    for col in (
+        "label",
+        "metal term.",
+        "electrolyte term.",
+        "W_ad rigid",
+        "W_ad ideal",
+        "W_ad relaxed",
+        "γ_int",
+        "status",
+    ):
+        cands.add_column(col)
+    for c in doc.get("candidates", []):
+        cands.add_row(
+            c["label"],
+            c["metal_termination"],
+            c["electrolyte_termination"],
+            _fmt(c.get("work_of_adhesion_ideal_initial_gap_J_per_m2")),
+            _fmt(c.get("work_of_adhesion_ideal_J_per_m2")),
+            _fmt(c.get("work_of_adhesion_J_per_m2")),
+            _fmt(c.get("interface_energy_J_per_m2")),
+            c["status"],
+        )
+    console.print(cands)
+    console.print(f"uuid: {uuid}")
+    if written:
+        console.print(f"structures written to {written[0].parent}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``adhesion`` and ``surface-energy`` commands."""
+
+    @app.command("adhesion")
+    def adhesion(
+        ctx: typer.Context,
+        metal: str = typer.Argument(..., help="Metal: library name (Li, Na, K) or structure file."),
+        electrolyte: str = typer.Argument(..., help="Electrolyte: library name or structure file."),
+        metal_miller: str = typer.Option("1,0,0", help="Metal contact plane, e.g. 1,0,0."),
+        electrolyte_miller: str = typer.Option("1,1,1", help="Electrolyte contact plane."),
+        calculator: str = typer.Option(
+            None, help="chgnet (default), sevennet, emt, gpaw, or module:Class."
+        ),
+        calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
+        max_strain: float = typer.Option(
+            0.05, help="Largest in-plane strain on the metal (fraction)."
+        ),
+        max_area: float = typer.Option(200.0, help="Largest interface area searched, Å²."),
+        max_atoms: int = typer.Option(300, help="Largest interface cell, atoms."),
+        metal_layers: int = typer.Option(3, help="Metal slab thickness, unit planes."),
+        electrolyte_layers: int = typer.Option(2, help="Electrolyte slab thickness, unit planes."),
+        registry_grid: int = typer.Option(2, help="n×n in-plane registry shifts."),
+        n_relax: int = typer.Option(2, help="Candidates relaxed after screening."),
+        termination: str = typer.Option(
+            None, help="Only electrolyte terminations containing this."
+        ),
+        output: Path = typer.Option(None, help="Folder for CIF/POSCAR files."),
+        data_dir: Path = DATA_DIR_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> int:
+        """Work of adhesion, interface energy and contact angle of METAL on ELECTROLYTE."""
+        from ssbflow.calculators import check_calculator
+        from ssbflow.structures.interfaces import build_interface_candidates
+        from ssbflow.structures.library import is_metal, load_structure
+        from ssbflow.workflows.adhesion import AdhesionMaker, default_gap_A
+
+        settings = load_settings(data_dir)
+        m_miller = parse_miller(metal_miller, "--metal-miller")
+        e_miller = parse_miller(electrolyte_miller, "--electrolyte-miller")
+        require_positive(max_strain, "--max-strain", 0.3)
+        require_positive(max_area, "--max-area", 5000)
+        require_positive(max_atoms, "--max-atoms", 5000)
+        for value, opt in (
+            (metal_layers, "--metal-layers"),
+            (electrolyte_layers, "--electrolyte-layers"),
+        ):
+            require_positive(value, opt, 30)
+        require_positive(registry_grid, "--registry-grid", 6)
+        require_positive(n_relax, "--n-relax", 50)
+        metal_s = load_structure(metal)
+        electrolyte_s = load_structure(electrolyte)
+        if not is_metal(metal_s):
+            raise InputError(
+                f"METAL '{metal}' ({metal_s.composition.reduced_formula}) is not a metal; "
+                "give a metal such as Li, Na or K first, then the electrolyte"
+            )
+        if is_metal(electrolyte_s):
+            pass  # metal/metal studies (e.g. Ag on Cu) are allowed
+        calc = calculator or settings.default_calculator
+        kwargs = parse_calculator_kwargs(calculator_kwargs)
+        elements = {el.symbol for s in (metal_s, electrolyte_s) for el in s.composition.elements}
+        calc = check_calculator(calc, elements, kwargs)
+        maker = AdhesionMaker.from_calculator(
+            calc,
+            kwargs,
+            metal_miller=m_miller,
+            electrolyte_miller=e_miller,
+            max_strain=max_strain,
+            max_area_A2=max_area,
+            max_atoms=max_atoms,
+            metal_layers=metal_layers,
+            electrolyte_layers=electrolyte_layers,
+            registry_grid=registry_grid,
+            n_relax=n_relax,
+            electrolyte_termination=termination,
+        )
+        maker.validate()
+        # Fail fast, before anything is stored: the limits must admit a candidate.
+        pre = maker.candidate_kwargs()
+        pre["gap_A"] = default_gap_A(metal_s, electrolyte_s)
+        build_interface_candidates(metal_s, electrolyte_s, **pre)
+        m_name = Path(metal).stem if Path(metal).is_file() else metal
+        e_name = Path(electrolyte).stem if Path(electrolyte).is_file() else electrolyte
+        flow = maker.make(metal_s, electrolyte_s, metal_name=m_name, electrolyte_name=e_name)
+        summary_uuid = flow.jobs[-1].uuid
+        failure = None
+        from ssbflow.runner import FlowFailedError
+
+        try:
+            responses = run_or_submit(ctx, flow, settings, progress=not as_json or True)
+        except FlowFailedError as exc:
+            responses, failure = {}, exc
+        if responses is None:
+            return 0
+        try:
+            doc = load_output(settings, summary_uuid)
+        except ValueError:
+            doc = None
+        if doc is None:
+            raise_failed = failure or "the summary was not produced"
+            typer.echo(f"ssbflow: error: calculation failed: {raise_failed}", err=True)
+            return 1
+        written = []
+        if doc.get("structures"):
+            out_dir = output or Path(f"adhesion_{m_name}_{e_name}")
+            written = write_structures(doc["structures"], out_dir)
+        if as_json:
+            emit_json(adhesion_summary_json(doc, summary_uuid))
+        else:
+            _print_table(doc, summary_uuid, written)
+        if doc.get("status") != "successful":
+            typer.echo(f"ssbflow: error: calculation failed: {doc.get('failure_reason')}", err=True)
+            return 1
+        return 0
