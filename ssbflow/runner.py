@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,7 +104,8 @@ def run_flow(
     store = store or get_jobstore(settings)
     root = work_dir or settings.data_dir / "runs"
     root.mkdir(parents=True, exist_ok=True)
-    with _watch_jobs(progress) as watcher:
+    # Calculators and libraries print banners; keep stdout for the command's own output.
+    with _watch_jobs(progress) as watcher, contextlib.redirect_stdout(sys.stderr):
         try:
             return run_locally(
                 flow,

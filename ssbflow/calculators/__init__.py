@@ -24,7 +24,9 @@ a FireWorks worker. Names:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 import json
 from collections.abc import Iterable
 from functools import lru_cache
@@ -217,9 +219,11 @@ def get_calculator(name: str, kwargs: dict[str, Any] | None = None) -> Calculato
     """
     canonical = normalize_name(name)
     kwargs = dict(kwargs or {})
-    if canonical in _CACHED:
-        return _cached(canonical, json.dumps(kwargs, sort_keys=True))
-    return _build(canonical, kwargs)
+    # model loaders print banners on stdout; keep stdout clean for --json output
+    with contextlib.redirect_stdout(sys.stderr):
+        if canonical in _CACHED:
+            return _cached(canonical, json.dumps(kwargs, sort_keys=True))
+        return _build(canonical, kwargs)
 
 
 def calculator_provenance(name: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,0 +1,211 @@
+"""End-to-end adhesion studies: EMT metal/metal from files, CHGNet Li/Li2O, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from ssbflow.analysis.adhesion import contact_angle_deg
+
+
+@pytest.fixture
+def ag_cu_files(tmp_path):
+    cu = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
+    ag = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.09), ["Ag"], [[0, 0, 0]])
+    cu_path, ag_path = tmp_path / "Cu.cif", tmp_path / "Ag.cif"
+    cu.to(filename=str(cu_path))
+    ag.to(filename=str(ag_path))
+    return ag_path, cu_path
+
+
+EMT_ARGS = [
+    "--metal-miller",
+    "1,1,1",
+    "--electrolyte-miller",
+    "1,1,1",
+    "--calculator",
+    "emt",
+    "--max-area",
+    "100",
+    "--max-atoms",
+    "200",
+]
+
+
+def _store_docs(settings):
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        return list(store.query({"output.result_type": {"$exists": True}}))
+    finally:
+        store.close()
+
+
+def _check_consistency(out: dict) -> None:
+    w, gm, ge, gi = (
+        out["work_of_adhesion_J_per_m2"],
+        out["metal_surface_energy_J_per_m2"],
+        out["electrolyte_surface_energy_J_per_m2"],
+        out["interface_energy_J_per_m2"],
+    )
+    assert gi == pytest.approx(gm + ge - w, abs=1e-9)
+    theta, wet = contact_angle_deg(w, gm)
+    assert out["contact_angle_deg"] == pytest.approx(theta)
+    assert out["wetting"] == wet
+    if w >= 2 * gm:
+        assert out["contact_angle_deg"] == 0.0
+    else:
+        assert math.cos(math.radians(out["contact_angle_deg"])) == pytest.approx(w / gm - 1)
+
+
+def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
+    ag, cu = ag_cu_files
+    out_dir = tmp_path / "out"
+    code, stdout, stderr = run_cli("adhesion", ag, cu, *EMT_ARGS, "--output", out_dir, "--json")
+    assert code == 0, stderr
+    out = json.loads(stdout)  # exactly one JSON object
+    for key in (
+        "work_of_adhesion_J_per_m2",
+        "interface_energy_J_per_m2",
+        "metal_surface_energy_J_per_m2",
+        "electrolyte_surface_energy_J_per_m2",
+        "contact_angle_deg",
+        "wetting",
+        "strain_percent",
+        "n_atoms",
+        "calculator",
+        "uuid",
+    ):
+        assert key in out
+    assert out["calculator"] == "emt"
+    # Ag and Cu bond strongly: W_ad positive, of the order of the surface energies
+    assert 0.5 < out["work_of_adhesion_J_per_m2"] < 3.0
+    assert out["metal_surface_energy_J_per_m2"] > 0
+    # relaxation can only increase W_ad relative to the rigid optimum (same references)
+    assert out["work_of_adhesion_J_per_m2"] >= out["work_of_adhesion_ideal_J_per_m2"] - 0.02
+    assert out["strain_percent"] <= 5.0
+    _check_consistency(out)
+    # every termination × registry candidate is reported
+    assert len(out["candidates"]) == out["n_candidates"] >= 4
+    assert sum(c["status"] == "relaxed" for c in out["candidates"]) == 2
+    for name in ("interface", "metal_slab", "electrolyte_slab"):
+        assert (out_dir / f"{name}.cif").is_file()
+        assert (out_dir / f"{name}.vasp").is_file()
+    interface = Structure.from_file(out_dir / "interface.cif")
+    assert len(interface) == out["n_atoms"]
+    # stored, queryable, and lean (no trajectories in the summary)
+    docs = _store_docs(settings)
+    adhesion = [d for d in docs if d["output"]["result_type"] == "adhesion"]
+    assert len(adhesion) == 1
+    assert adhesion[0]["uuid"] == out["uuid"]
+    assert adhesion[0]["output"]["status"] == "successful"
+    assert adhesion[0]["output"]["provenance"]["calculator"] == "emt"
+    assert len(json.dumps(adhesion[0]["output"], default=str)) < 200_000
+
+
+def test_failed_relaxation_is_stored_as_failed(ag_cu_files, settings):
+    from ssbflow.runner import run_flow
+    from ssbflow.structures.library import load_structure
+    from ssbflow.workflows.adhesion import AdhesionMaker
+
+    ag, cu = (load_structure(p) for p in ag_cu_files)
+    maker = AdhesionMaker.from_calculator(
+        "emt",
+        metal_miller=(1, 1, 1),
+        electrolyte_miller=(1, 1, 1),
+        max_area_A2=100,
+        max_atoms=200,
+        registry_grid=1,
+        n_relax=1,
+        gap_offsets_A=(),
+    )
+    maker.relax_maker.steps = 2  # cannot converge in 2 steps
+    flow = maker.make(ag, cu)
+    run_flow(flow, settings, progress=False)
+    docs = [d for d in _store_docs(settings) if d["output"]["result_type"] == "adhesion"]
+    assert len(docs) == 1
+    out = docs[0]["output"]
+    assert out["status"] == "failed"
+    assert "did not reach the force criterion" in out["failure_reason"]
+    assert out["work_of_adhesion_J_per_m2"] is None
+    assert out["interface_energy_J_per_m2"] is None
+
+
+@pytest.mark.slow
+def test_chgnet_li_on_li2o_small_cell(run_cli, tmp_path):
+    code, stdout, stderr = run_cli(
+        "adhesion",
+        "Li",
+        "Li2O",
+        "--metal-miller",
+        "1,1,0",
+        "--electrolyte-miller",
+        "1,1,0",
+        "--metal-layers",
+        "2",
+        "--electrolyte-layers",
+        "1",
+        "--registry-grid",
+        "1",
+        "--n-relax",
+        "1",
+        "--max-area",
+        "100",
+        "--max-atoms",
+        "120",
+        "--output",
+        tmp_path / "li",
+        "--json",
+    )
+    assert code == 0, stderr
+    out = json.loads(stdout)
+    assert out["calculator"] == "chgnet"
+    assert out["work_of_adhesion_J_per_m2"] > 0
+    assert 0.2 < out["metal_surface_energy_J_per_m2"] < 1.0  # Li surfaces: ~0.4-0.5 J/m² (DFT)
+    _check_consistency(out)
+
+
+BAD_INPUTS = [
+    (["adhesion", "Unobtainium", "Li2O"], "Unobtainium"),
+    (["adhesion", "missing.cif", "Li2O"], "missing.cif"),
+    (["adhesion", "Li2O", "LiF"], "not a metal"),
+    (["adhesion", "Li", "Li2O", "--metal-miller", "1,0"], "Miller"),
+    (["adhesion", "Li", "Li2O", "--max-strain", "-0.1"], "--max-strain"),
+    (["adhesion", "Li", "Li2O", "--max-atoms", "1000000"], "--max-atoms"),
+    (["adhesion", "Li", "Li2O", "--calculator", "emt"], "EMT has no parameters for Li"),
+    (["adhesion", "Li", "Li2O", "--calculator", "nosuchpkg.calc:Calc"], "cannot import"),
+    (["adhesion", "Li", "Li2O", "--calculator", "mace"], "local model file"),
+    (["adhesion", "Li", "Li2O", "--max-area", "50"], "--max-area"),
+]
+
+
+@pytest.mark.parametrize(("args", "needle"), BAD_INPUTS)
+def test_bad_input_one_line_exit_2_nothing_stored(args, needle, run_cli, settings):
+    code, stdout, stderr = run_cli(*args)
+    assert code == 2
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert needle in lines[0]
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    assert _store_docs(settings) == []
+
+
+def test_bad_input_subprocess_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ssbflow.cli", "adhesion", "Li", "Li2O", "--metal-miller", "1,0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
