@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import sys
 import json
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version

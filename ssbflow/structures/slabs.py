@@ -117,12 +117,15 @@ def generate_slabs(
         raise InputError("slab thickness and vacuum must be positive")
     if thickness_unit not in ("A", "layers"):
         raise InputError(f"thickness_unit must be 'A' or 'layers', not {thickness_unit!r}")
+    in_planes = thickness_unit == "layers"
+    # with in_unit_planes, SlabGenerator reads the vacuum in unit planes too
+    vacuum = float(np.ceil(vacuum_A / bulk.lattice.d_hkl(miller))) if in_planes else vacuum_A
     generator = SlabGenerator(
         bulk,
         miller,
         min_slab_size=thickness,
-        min_vacuum_size=vacuum_A,
-        in_unit_planes=thickness_unit == "layers",
+        min_vacuum_size=vacuum,
+        in_unit_planes=in_planes,
         center_slab=True,
         primitive=True,
         reorient_lattice=True,

@@ -1,0 +1,192 @@
+"""``ssbflow phonons``: harmonic phonons → Debye temperatures, band centre, thermal properties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ssbflow.commands._common import (
+    CALCULATOR_KWARGS_OPTION,
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    emit_json,
+    load_output,
+    load_settings,
+    parse_calculator_kwargs,
+    run_or_submit,
+    write_structures,
+)
+from ssbflow.errors import InputError
+
+#: Keys of the --json object, in this order.
+JSON_KEYS = (
+    "status",
+    "failure_reason",
+    "formula",
+    "calculator",
+    "debye_temperature_K",
+    "debye_temperature_acoustic_K",
+    "debye_frequency_THz",
+    "debye_frequency_acoustic_THz",
+    "mobile_species",
+    "mobile_ion_band_center_THz",
+    "heat_capacity_300K_J_per_K_mol",
+    "entropy_300K_J_per_K_mol",
+    "n_imaginary_modes",
+    "min_frequency_THz",
+    "min_frequency_qpoint",
+    "dynamically_stable",
+    "mesh",
+    "supercell_matrix",
+    "n_displacements",
+    "diffusion_comparison",
+    "warnings",
+)
+
+#: Longest supercell minimum length accepted on the command line, Å.
+MAX_SUPERCELL_LENGTH_A = 50.0
+
+
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _print_summary(doc: dict[str, Any], plot: Path | None) -> None:
+    console = Console()
+    table = Table(title=f"Phonons of {doc['formula']} ({doc['calculator']})")
+    table.add_column("quantity")
+    table.add_column("value")
+    table.add_column("definition")
+    rows = [
+        ("Debye temperature", f"{_fmt(doc.get('debye_temperature_K'))} K", "moment"),
+        (
+            "Debye temperature",
+            f"{_fmt(doc.get('debye_temperature_acoustic_K'))} K",
+            "low-frequency ν² fit",
+        ),
+        ("Debye frequency", f"{_fmt(doc.get('debye_frequency_THz'), '.3f')} THz", "moment"),
+        (
+            "mobile-ion band centre",
+            f"{_fmt(doc.get('mobile_ion_band_center_THz'), '.3f')} THz",
+            ", ".join(doc.get("mobile_species") or []) or "no mobile species",
+        ),
+        (
+            "C_v (300 K)",
+            f"{_fmt(doc.get('heat_capacity_300K_J_per_K_mol'), '.2f')} J/K/mol",
+            "per formula unit",
+        ),
+        (
+            "S_vib (300 K)",
+            f"{_fmt(doc.get('entropy_300K_J_per_K_mol'), '.2f')} J/K/mol",
+            "per formula unit",
+        ),
+        (
+            "imaginary modes",
+            str(doc.get("n_imaginary_modes")),
+            f"min {doc.get('min_frequency_THz'):.3f} THz",
+        ),
+    ]
+    comparison = doc.get("diffusion_comparison")
+    if comparison:
+        rows.append(
+            (
+                "Arrhenius attempt frequency",
+                f"{_fmt(comparison.get('attempt_frequency_THz'), '.3f')} THz",
+                f"diffusion result {comparison['diffusion_uuid'][:8]}",
+            )
+        )
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    for warning in doc.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if plot is not None:
+        console.print(f"DOS plot: {plot}")
+    console.print(f"uuid: {doc['uuid']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``phonons`` command."""
+
+    @app.command("phonons")
+    def phonons(
+        ctx: typer.Context,
+        structure: str = typer.Argument(..., help="Library phase name or structure file."),
+        calculator: str | None = typer.Option(
+            None, "--calculator", help="Calculator name (default: settings default_calculator)."
+        ),
+        calculator_kwargs: str | None = CALCULATOR_KWARGS_OPTION,
+        supercell_min_length: float = typer.Option(
+            10.0, "--supercell-min-length", help="Minimum supercell side (inscribed cube), Å."
+        ),
+        mesh: tuple[int, int, int] | None = typer.Option(
+            None, "--mesh", help="q-point mesh N N N for DOS and thermal properties."
+        ),
+        mobile_species: list[str] | None = typer.Option(
+            None, "--mobile-species", help="Mobile ion species (repeatable; default Li/Na/K)."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Fail (exit 1) for dynamically unstable structures."
+        ),
+        no_relax: bool = typer.Option(False, "--no-relax", help="Skip the relaxation."),
+        output: Path = typer.Option(
+            Path("."), "--output", help="Folder for the DOS plot and relaxed structure."
+        ),
+        data_dir: Path | None = DATA_DIR_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> int:
+        """Harmonic phonons: Debye temperature/frequency, mobile-ion band centre, C_v, S."""
+        from ssbflow.runner import FlowFailedError
+        from ssbflow.structures.library import load_structure
+        from ssbflow.workflows.phonons import PhononFlowMaker
+
+        settings = load_settings(data_dir)
+        kwargs = parse_calculator_kwargs(calculator_kwargs)
+        if not (0 < supercell_min_length <= MAX_SUPERCELL_LENGTH_A):
+            raise InputError(
+                f"--supercell-min-length must be in (0, {MAX_SUPERCELL_LENGTH_A:g}] Å, got "
+                f"{supercell_min_length}; 10 Å is usual"
+            )
+        pmg_structure = load_structure(structure)
+        maker = PhononFlowMaker.from_calculator(
+            calculator or settings.default_calculator, kwargs, relax=not no_relax
+        )
+        maker.supercell_min_length_A = supercell_min_length
+        maker.mesh = tuple(mesh) if mesh else None
+        maker.mobile_species = tuple(mobile_species) if mobile_species else None
+        maker.strict = strict
+        flow = maker.make(pmg_structure)  # validates; raises InputError before anything runs
+
+        try:
+            responses = run_or_submit(ctx, flow, settings, progress=not as_json)
+        except FlowFailedError as exc:
+            typer.echo(f"ssbflow: error: phonon calculation failed: {exc}", err=True)
+            return 1
+        if responses is None:
+            return 0
+        uuid = flow.output.uuid
+        doc = load_output(settings, uuid)
+        doc["uuid"] = uuid
+        plot = None
+        if doc.get("status") == "successful":
+            from ssbflow.plots.phonons import plot_phonon_document
+
+            plot = plot_phonon_document(doc, output / f"phonon_dos_{doc['formula']}.png")
+            write_structures(
+                {f"{doc['formula']}_phonon_relaxed": doc["structures"]["relaxed"]}, output
+            )
+        if as_json:
+            payload = {key: doc.get(key) for key in JSON_KEYS}
+            payload["uuid"] = uuid
+            payload["plot"] = str(plot) if plot else None
+            emit_json(payload)
+        else:
+            _print_summary(doc, plot)
+        if doc.get("status") != "successful":
+            typer.echo(f"ssbflow: error: {doc.get('failure_reason')}", err=True)
+            return 1
+        return 0

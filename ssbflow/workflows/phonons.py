@@ -1,0 +1,593 @@
+"""Harmonic phonons through any named calculator, summarised as Debye temperatures.
+
+The flow is atomate2's phonon flow (`atomate2.forcefields.flows.phonons.PhononMaker`, a
+`BasePhononMaker`) with ssbflow's calculator makers plugged in, followed by one summary
+job::
+
+    relax (CalcRelaxMaker) -> supercell size -> phonopy displacements
+      -> one single-point job per symmetry-distinct displacement (runtime fan-out)
+      -> force constants, band structure, DOS (atomate2 PhononBSDOSDoc)
+      -> summarize_phonons: DOS on a q-mesh, Debye temperatures, mobile-ion band centre,
+         imaginary modes, heat capacity and entropy at 300 K, diffusion comparison
+         -> PhononDocument (result_type "phonons")
+
+Large arrays stay out of the summary: force constants and the band structure live in
+atomate2's document (JobStore ``data`` store), the DOS arrays of the summary go to the
+``data`` store as well (field ``dos_data``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from jobflow import Flow, JobConfig, Maker, job
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+from ssbflow.analysis.phonons import (
+    band_center_from_modes_THz,
+    debye_frequency_acoustic_THz,
+    debye_frequency_moment_THz,
+    debye_temperature_K,
+    imaginary_modes,
+    smeared_dos,
+    species_projections,
+)
+from ssbflow.calculators import check_calculator
+from ssbflow.errors import InputError
+from ssbflow.schemas import Provenance, ResultDocument
+from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
+
+if TYPE_CHECKING:
+    from atomate2.forcefields.flows.phonons import PhononMaker
+
+#: Species treated as mobile ions when none are named.
+DEFAULT_MOBILE_SPECIES: tuple[str, ...] = ("Li", "Na", "K")
+
+#: Largest mesh subdivision accepted per direction.
+MAX_MESH = 200
+
+DEFINITIONS = {
+    "debye_temperature_K": (
+        "moment definition: theta_D = h nu_D / k_B with nu_D = sqrt(5/3 <nu^2>), "
+        "<nu^2> the second moment of the total phonon DOS (nu >= 0)"
+    ),
+    "debye_temperature_acoustic_K": (
+        "low-frequency fit: g(nu) = 9 N nu^2 / nu_D^3 fitted to the total DOS (3N modes per "
+        "cell) for 0 < nu <= acoustic_fit_max_THz"
+    ),
+    "mobile_ion_band_center_THz": (
+        "mean frequency int nu g_m dnu / int g_m dnu of the DOS projected on the mobile "
+        "species (nu >= 0), evaluated exactly as a sum over the modes of the q-mesh"
+    ),
+    "thermal": "heat capacity and entropy per mole of formula units (reduced formula), phonopy",
+}
+
+
+class PhononDosData(BaseModel):
+    """DOS arrays of a phonon summary (stored in the JobStore ``data`` store)."""
+
+    frequencies_THz: list[float] = Field(..., description="Frequency grid, THz")
+    total_dos: list[float] = Field(..., description="Total DOS, modes/THz per primitive cell")
+    projected_dos: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="DOS projected on each species (Gaussian smearing), modes/THz per cell",
+    )
+    projected_sigma_THz: float | None = Field(None, description="Smearing of projected_dos")
+    n_atoms_primitive: int = Field(..., description="Atoms per primitive cell (3N modes)")
+
+
+class DiffusionComparison(BaseModel):
+    """A stored diffusion result of the same formula and calculator, beside the phonons."""
+
+    diffusion_uuid: str
+    attempt_frequency_THz: float | None = None
+    activation_energy_eV: float | None = None
+    debye_frequency_THz: float | None = None
+    mobile_ion_band_center_THz: float | None = None
+    attempt_over_debye: float | None = Field(
+        None, description="attempt_frequency_THz / debye_frequency_THz"
+    )
+
+
+class PhononDocument(ResultDocument):
+    """Summary of a harmonic phonon calculation (``result_type="phonons"``).
+
+    All frequencies are ordinary frequencies ``nu`` in THz; definitions are in
+    ``definitions`` and in `ssbflow.analysis.phonons`.
+    """
+
+    result_type: str = "phonons"
+    debye_temperature_K: float | None = Field(None, description="Moment definition, K")
+    debye_temperature_acoustic_K: float | None = Field(None, description="Low-frequency fit, K")
+    debye_frequency_THz: float | None = Field(None, description="Moment definition, THz")
+    debye_frequency_acoustic_THz: float | None = Field(None, description="Low-frequency fit")
+    acoustic_fit_max_THz: float | None = Field(None, description="Fit window upper end, THz")
+    mobile_species: list[str] = Field(default_factory=list)
+    mobile_ion_band_center_THz: float | None = Field(
+        None, description="Band centre of the mobile-species-projected DOS, THz"
+    )
+    heat_capacity_300K_J_per_K_mol: float | None = Field(
+        None, description="C_v at 300 K per mole of formula units"
+    )
+    entropy_300K_J_per_K_mol: float | None = Field(
+        None, description="Vibrational entropy at 300 K per mole of formula units"
+    )
+    n_imaginary_modes: int = Field(..., description="(q, band) pairs on the mesh with nu < -tol")
+    n_qpoints_with_imaginary: int = 0
+    min_frequency_THz: float = Field(..., description="Lowest frequency on the mesh, THz")
+    min_frequency_qpoint: list[float] = Field(default_factory=list, description="Reduced coords")
+    min_frequency_at_gamma: bool = False
+    imaginary_tolerance_THz: float = 0.05
+    dynamically_stable: bool = True
+    strict: bool = False
+    mesh: list[int] = Field(default_factory=list, description="q-point mesh of the DOS")
+    supercell_matrix: list[list[int]] = Field(default_factory=list)
+    n_atoms_supercell: int | None = None
+    n_displacements: int | None = Field(None, description="Displaced supercells computed")
+    definitions: dict[str, str] = Field(default_factory=lambda: dict(DEFINITIONS))
+    diffusion_comparison: DiffusionComparison | None = None
+    phonopy_document_uuid: str | None = Field(
+        None, description="uuid of atomate2's PhononBSDOSDoc (force constants, band structure)"
+    )
+    dos_data: PhononDosData | None = Field(None, description="DOS arrays (JobStore data store)")
+
+
+def default_mobile_species(structure: Structure) -> list[str]:
+    """The alkali mobile ions (Li, Na, K) present in ``structure``."""
+    present = {el.symbol for el in structure.composition.elements}
+    return [s for s in DEFAULT_MOBILE_SPECIES if s in present]
+
+
+def standard_primitive(structure: Structure) -> Structure:
+    """The standard primitive cell atomate2 starts from (``use_symmetrized_structure``).
+
+    Starting from it gives symmetric supercells, hence the fewest displacements.
+    """
+    from atomate2 import SETTINGS
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    return SpacegroupAnalyzer(
+        structure, symprec=SETTINGS.PHONON_SYMPREC
+    ).get_primitive_standard_structure()
+
+
+def _check_supercell(structure: Structure, min_length_A: float, max_atoms: int) -> int:
+    """Atoms in the supercell atomate2 will build (InputError when above ``max_atoms``)."""
+    from atomate2.common.utils import get_supercell_matrix
+
+    if not (math.isfinite(min_length_A) and min_length_A > 0):
+        raise InputError(
+            f"supercell minimum length must be a positive number of Å, got {min_length_A}; "
+            "use e.g. --supercell-min-length 10"
+        )
+    # the supercell contains a cube of side min_length, so its volume is at least L^3
+    lower_bound = math.ceil(len(structure) * min_length_A**3 / structure.volume)
+    hint = (
+        f"the supercell for a minimum length of {min_length_A:g} Å would have at least "
+        f"{{n}} atoms, above the limit of {max_atoms}; lower --supercell-min-length"
+    )
+    if lower_bound > max_atoms:
+        raise InputError(hint.format(n=lower_bound))
+    try:
+        matrix = get_supercell_matrix(
+            structure,
+            min_length=min_length_A,
+            max_length=None,
+            prefer_90_degrees=True,
+            max_atoms=max_atoms,
+        )
+    except AttributeError as exc:  # pymatgen's CubicSupercellTransformation gives up
+        raise InputError(f"{hint.format(n=f'more than {lower_bound}')} ({exc})") from exc
+    n_atoms = round(abs(np.linalg.det(np.array(matrix, dtype=float)))) * len(structure)
+    if n_atoms > max_atoms:
+        raise InputError(hint.format(n=n_atoms))
+    return n_atoms
+
+
+def displacement_maker(
+    calculator_name: str = "chgnet", calculator_kwargs: dict[str, Any] | None = None
+) -> CalcRelaxMaker:
+    """Single point with forces: a fixed-cell relax maker with ``steps=1``.
+
+    (``CalcStaticMaker`` records the energy only; atomate2's ``ForceFieldStaticMaker`` is
+    the same construction: a relax maker limited to one step.)
+    """
+    return CalcRelaxMaker(
+        name="phonon displacement",
+        calculator_name=calculator_name,
+        calculator_kwargs=dict(calculator_kwargs or {}),
+        relax_cell=False,
+        steps=1,
+        relax_kwargs={},
+    )
+
+
+def _mesh_list(mesh: tuple[int, int, int] | None) -> list[int] | None:
+    if mesh is None:
+        return None
+    values = list(mesh)
+    if len(values) != 3 or not all(isinstance(v, int | np.integer) for v in values):
+        raise InputError(f"--mesh needs three integers, e.g. --mesh 20 20 20; got {mesh}")
+    if not all(0 < v <= MAX_MESH for v in values):
+        raise InputError(f"--mesh values must be between 1 and {MAX_MESH}; got {mesh}")
+    return [int(v) for v in values]
+
+
+@dataclass
+class PhononFlowMaker(Maker):
+    """Phonons → Debye temperatures, mobile-ion band centre, thermal properties.
+
+    Composes atomate2's phonon flow with ssbflow's calculator makers, so any named
+    calculator works; the calculator is the one of ``phonon_displacement_maker``. The
+    calculation starts from the standard primitive cell of the structure (atomate2's
+    ``use_symmetrized_structure="primitive"``), which gives symmetric supercells and
+    the fewest displacements.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    bulk_relax_maker
+        Tight relaxation before the displacements (``None`` skips it).
+    static_energy_maker
+        Optional single point of the relaxed cell (``None`` skips it; not needed).
+    phonon_displacement_maker
+        Forces of each displaced supercell (a single point with forces, see
+        `displacement_maker`).
+    supercell_min_length_A
+        Minimum side (inscribed cube) of the supercell, Å.
+    supercell_max_atoms
+        Largest supercell accepted; larger ones are rejected before anything runs.
+    displacement_A
+        Finite displacement amplitude, Å.
+    mesh
+        q-point mesh for DOS and thermal properties; ``None``: phonopy's automatic mesh
+        of length ``mesh_length_A``.
+    mesh_length_A
+        Length used for the automatic mesh.
+    mobile_species
+        Mobile-ion species for the band centre; ``None``: Li, Na, K present.
+    strict
+        Return a failed document (no numbers) for dynamically unstable structures
+        instead of a result with a warning.
+    imaginary_tolerance_THz
+        Frequencies above ``-imaginary_tolerance_THz`` count as real.
+    acoustic_fit_fraction
+        The low-frequency Debye fit uses ``0 < nu <= fraction * max frequency``.
+    compare_diffusion
+        Look up a stored diffusion result of the same formula and calculator.
+    """
+
+    name: str = "phonons"
+    bulk_relax_maker: CalcRelaxMaker | None = field(
+        default_factory=lambda: CalcRelaxMaker(name="phonon relax", relax_kwargs={"fmax": 1e-3})
+    )
+    static_energy_maker: CalcStaticMaker | None = None
+    phonon_displacement_maker: CalcRelaxMaker = field(default_factory=lambda: displacement_maker())
+    supercell_min_length_A: float = 10.0
+    supercell_max_atoms: int = 1000
+    displacement_A: float = 0.01
+    mesh: tuple[int, int, int] | None = None
+    mesh_length_A: float = 60.0
+    mobile_species: tuple[str, ...] | None = None
+    strict: bool = False
+    imaginary_tolerance_THz: float = 0.05
+    acoustic_fit_fraction: float = 0.2
+    compare_diffusion: bool = True
+
+    @classmethod
+    def from_calculator(
+        cls,
+        calculator_name: str,
+        calculator_kwargs: dict[str, Any] | None = None,
+        relax: bool = True,
+        relax_fmax_eV_per_A: float = 1e-3,
+    ) -> PhononFlowMaker:
+        """A maker whose relaxation and displacement jobs use one calculator."""
+        kwargs = dict(calculator_kwargs or {})
+        relax_maker = (
+            CalcRelaxMaker(
+                name="phonon relax",
+                calculator_name=calculator_name,
+                calculator_kwargs=kwargs,
+                relax_kwargs={"fmax": relax_fmax_eV_per_A},
+            )
+            if relax
+            else None
+        )
+        return cls(
+            bulk_relax_maker=relax_maker,
+            phonon_displacement_maker=displacement_maker(calculator_name, kwargs),
+        )
+
+    @property
+    def calculator_name(self) -> str:
+        """Calculator of the displacement jobs."""
+        return self.phonon_displacement_maker.calculator_name
+
+    @property
+    def calculator_kwargs(self) -> dict[str, Any]:
+        """Calculator keyword arguments of the displacement jobs."""
+        return dict(self.phonon_displacement_maker.calculator_kwargs)
+
+    def atomate2_maker(self) -> PhononMaker:
+        """atomate2's phonon flow maker with ssbflow's calculator makers plugged in."""
+        from atomate2.forcefields.flows.phonons import PhononMaker
+
+        return PhononMaker(
+            name=f"{self.name} (atomate2)",
+            displacement=self.displacement_A,
+            min_length=self.supercell_min_length_A,
+            get_supercell_size_kwargs={"max_atoms": self.supercell_max_atoms},
+            bulk_relax_maker=self.bulk_relax_maker,
+            static_energy_maker=self.static_energy_maker,
+            phonon_displacement_maker=self.phonon_displacement_maker,
+            born_maker=None,
+            create_thermal_displacements=False,
+            store_force_constants=True,
+            code="ase",
+            use_symmetrized_structure="primitive",
+            generate_frequencies_eigenvectors_kwargs={
+                "tstep": 100,
+                "npoints_band": 51,
+                "kpoint_density_dos": 1000,
+            },
+        )
+
+    def make(self, structure: Structure) -> Flow:
+        """Build the flow (computes nothing).
+
+        Raises
+        ------
+        InputError
+            Bad supercell length or too many supercell atoms, calculator without
+            parameters for the elements, mixed calculators, unknown mobile species,
+            bad mesh.
+        """
+        if not isinstance(structure, Structure) or len(structure) == 0:
+            raise InputError("phonons need a periodic pymatgen Structure with at least one atom")
+        if not structure.is_ordered:
+            raise InputError("the structure is disordered; phonons need an ordered structure")
+        elements = [el.symbol for el in structure.composition.elements]
+        calculator = check_calculator(self.calculator_name, elements, self.calculator_kwargs)
+        for sub in (self.bulk_relax_maker, self.static_energy_maker):
+            if sub is not None and (
+                sub.calculator_name != self.calculator_name
+                or dict(sub.calculator_kwargs) != self.calculator_kwargs
+            ):
+                raise InputError(
+                    f"'{sub.name}' uses calculator {sub.calculator_name} but the displacements "
+                    f"use {self.calculator_name}; phonons need one calculator throughout"
+                )
+        if not (math.isfinite(self.displacement_A) and 0 < self.displacement_A <= 0.1):
+            raise InputError(
+                f"displacement_A must be in (0, 0.1] Å, got {self.displacement_A}; use 0.01"
+            )
+        if not 0 < self.acoustic_fit_fraction < 1:
+            raise InputError(
+                f"acoustic_fit_fraction must be in (0, 1), got {self.acoustic_fit_fraction}"
+            )
+        mesh = _mesh_list(self.mesh)
+        n_atoms = _check_supercell(
+            standard_primitive(structure), self.supercell_min_length_A, self.supercell_max_atoms
+        )
+        if self.mobile_species is None:
+            mobile = default_mobile_species(structure)
+        else:
+            mobile = list(dict.fromkeys(self.mobile_species))
+            missing = [s for s in mobile if s not in elements]
+            if missing:
+                raise InputError(
+                    f"mobile species {', '.join(missing)} not in {structure.formula}; "
+                    f"choose among {', '.join(elements)}"
+                )
+
+        phonon_flow = self.atomate2_maker().make(structure)
+        settings = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in {"bulk_relax_maker", "static_energy_maker", "phonon_displacement_maker"}
+        }
+        settings["estimated_supercell_atoms"] = n_atoms
+        summary = summarize_phonons(
+            structure=phonon_flow.output.structure,
+            force_constants=phonon_flow.output.force_constants,
+            supercell_matrix=phonon_flow.output.supercell_matrix,
+            primitive_matrix=phonon_flow.output.primitive_matrix,
+            phonopy_document_uuid=phonon_flow.output.uuid,
+            upstream_uuids=phonon_flow.output.uuids,
+            calculator=calculator,
+            calculator_kwargs=self.calculator_kwargs,
+            mesh=mesh,
+            mesh_length_A=self.mesh_length_A,
+            mobile_species=mobile,
+            strict=self.strict,
+            imaginary_tolerance_THz=self.imaginary_tolerance_THz,
+            acoustic_fit_fraction=self.acoustic_fit_fraction,
+            compare_diffusion=self.compare_diffusion,
+            settings=settings,
+        )
+        summary.name = f"{self.name} summary"
+        return Flow([phonon_flow, summary], output=summary.output, name=self.name)
+
+
+def find_diffusion_result(store: Any, formula: str, calculator: str) -> dict | None:
+    """The newest stored diffusion result (``output`` dict plus ``uuid``) or None."""
+    docs = list(
+        store.query(
+            criteria={
+                "output.result_type": "diffusion",
+                "output.formula": formula,
+                "output.calculator": calculator,
+            },
+            properties=["uuid", "completed_at", "output"],
+            sort={"completed_at": -1},
+            load=False,
+        )
+    )
+    docs = [d for d in docs if d["output"].get("status", "successful") == "successful"]
+    if not docs:
+        return None
+    return {"uuid": docs[0]["uuid"], **docs[0]["output"]}
+
+
+def _as_force_constants(value: Any) -> np.ndarray:
+    if isinstance(value, dict):
+        value = value.get("force_constants", value)
+    if hasattr(value, "force_constants"):
+        value = value.force_constants
+    return np.asarray(value, dtype=float)
+
+
+@job(data=["dos_data"], config=JobConfig(expose_store=True))
+def summarize_phonons(
+    structure: Structure,
+    force_constants: Any,
+    supercell_matrix: list[list[float]],
+    primitive_matrix: list[list[float]],
+    phonopy_document_uuid: str,
+    upstream_uuids: Any,
+    calculator: str,
+    calculator_kwargs: dict[str, Any],
+    mesh: list[int] | None,
+    mesh_length_A: float,
+    mobile_species: list[str],
+    strict: bool,
+    imaginary_tolerance_THz: float,
+    acoustic_fit_fraction: float,
+    compare_diffusion: bool,
+    settings: dict[str, Any],
+) -> PhononDocument:
+    """Phonopy DOS on a q-mesh from atomate2's force constants → `PhononDocument`."""
+    from jobflow import CURRENT_JOB
+    from phonopy import Phonopy
+    from pymatgen.io.phonopy import get_phonopy_structure
+
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    phonon = Phonopy(
+        get_phonopy_structure(structure),
+        supercell_matrix=np.array(supercell_matrix),
+        primitive_matrix=np.array(primitive_matrix),
+    )
+    phonon.force_constants = _as_force_constants(force_constants)
+    # symmetry-reduced Γ-centred mesh: per-species projections are symmetry invariant
+    phonon.run_mesh(
+        mesh if mesh is not None else mesh_length_A,
+        is_gamma_center=True,
+        is_mesh_symmetry=True,
+        with_eigenvectors=True,
+    )
+    frequencies = np.asarray(phonon.mesh.frequencies)  # (n_q, n_bands), THz
+    qpoints = np.asarray(phonon.mesh.qpoints)
+    weights = np.asarray(phonon.mesh.weights)
+    used_mesh = [int(v) for v in phonon.mesh.mesh_numbers]
+    imag = imaginary_modes(frequencies, qpoints, imaginary_tolerance_THz, weights=weights)
+
+    phonon.run_total_dos()  # tetrahedron method
+    nu = np.asarray(phonon.total_dos.frequency_points)
+    total = np.asarray(phonon.total_dos.dos)
+    symbols = list(phonon.primitive.symbols)
+    projections = species_projections(np.asarray(phonon.mesh.eigenvectors), symbols)
+    sigma = 3.0 * float(nu[1] - nu[0])
+    projected = {
+        s: smeared_dos(frequencies, weights, nu, sigma, projection=p)
+        for s, p in projections.items()
+    }
+    phonon.run_thermal_properties(temperatures=[300.0], exclude_gamma_acoustic=True)
+    formula_units_per_cell = len(symbols) / structure.composition.reduced_composition.num_atoms
+
+    formula = structure.composition.reduced_formula
+    uuids = (
+        dict(upstream_uuids or {})
+        if not isinstance(upstream_uuids, BaseModel)
+        else (upstream_uuids.model_dump())
+    )
+    displacement_uuids = list(uuids.get("displacements_uuids") or [])
+    warnings: list[str] = []
+    if imag.unstable:
+        warnings.append(
+            f"{imag.describe()}; Debye temperatures and thermal properties ignore the "
+            "imaginary modes and are not reliable for this structure"
+        )
+    common: dict[str, Any] = {
+        "system": formula,
+        "formula": formula,
+        "calculator": calculator,
+        "provenance": Provenance.from_calculator(
+            calculator,
+            calculator_kwargs,
+            settings=settings,
+            upstream_uuids=[
+                u for u in [uuids.get("optimization_run_uuid"), phonopy_document_uuid] if u
+            ],
+        ),
+        "structures": {"relaxed": structure},
+        "mobile_species": mobile_species,
+        "n_imaginary_modes": imag.n_imaginary_modes,
+        "n_qpoints_with_imaginary": imag.n_qpoints_with_imaginary,
+        "min_frequency_THz": imag.min_frequency_THz,
+        "min_frequency_qpoint": list(imag.min_qpoint),
+        "min_frequency_at_gamma": imag.at_gamma,
+        "imaginary_tolerance_THz": imaginary_tolerance_THz,
+        "dynamically_stable": not imag.unstable,
+        "strict": strict,
+        "mesh": used_mesh,
+        "supercell_matrix": np.rint(np.array(supercell_matrix)).astype(int).tolist(),
+        "n_atoms_supercell": len(phonon.supercell),
+        "n_displacements": len(displacement_uuids) or None,
+        "phonopy_document_uuid": phonopy_document_uuid,
+        "warnings": warnings,
+    }
+    if strict and imag.unstable:
+        return PhononDocument(
+            status="failed",
+            failure_reason=f"{imag.describe()} (strict mode)",
+            **common,
+        )
+
+    fit_max = acoustic_fit_fraction * float(frequencies.max())
+    nu_moment = debye_frequency_moment_THz(nu, total)
+    nu_acoustic = debye_frequency_acoustic_THz(nu, total, fit_max)
+    band_center = None
+    if mobile_species:
+        band_center = band_center_from_modes_THz(
+            frequencies, weights, sum(projections[s] for s in mobile_species)
+        )
+    thermal = phonon.thermal_properties
+    comparison = None
+    if compare_diffusion and CURRENT_JOB.store is not None:
+        found = find_diffusion_result(CURRENT_JOB.store, formula, calculator)
+        if found is not None:
+            attempt = found.get("attempt_frequency_THz")
+            comparison = DiffusionComparison(
+                diffusion_uuid=found["uuid"],
+                attempt_frequency_THz=attempt,
+                activation_energy_eV=found.get("activation_energy_eV"),
+                debye_frequency_THz=nu_moment,
+                mobile_ion_band_center_THz=band_center,
+                attempt_over_debye=attempt / nu_moment if attempt is not None else None,
+            )
+    return PhononDocument(
+        debye_temperature_K=debye_temperature_K(nu_moment),
+        debye_temperature_acoustic_K=debye_temperature_K(nu_acoustic),
+        debye_frequency_THz=nu_moment,
+        debye_frequency_acoustic_THz=nu_acoustic,
+        acoustic_fit_max_THz=fit_max,
+        mobile_ion_band_center_THz=band_center,
+        heat_capacity_300K_J_per_K_mol=float(thermal.heat_capacity[0]) / formula_units_per_cell,
+        entropy_300K_J_per_K_mol=float(thermal.entropy[0]) / formula_units_per_cell,
+        diffusion_comparison=comparison,
+        dos_data=PhononDosData(
+            frequencies_THz=nu.tolist(),
+            total_dos=total.tolist(),
+            projected_dos={s: v.tolist() for s, v in projected.items()},
+            projected_sigma_THz=sigma,
+            n_atoms_primitive=len(symbols),
+        ),
+        **common,
+    )
