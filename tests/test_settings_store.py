@@ -1,0 +1,117 @@
+"""Settings, the results store and calculator selection."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ssbflow.calculators import check_calculator, get_calculator, level_of_theory, normalize_name
+from ssbflow.errors import InputError
+from ssbflow.settings import get_settings
+from ssbflow.store import describe_store, get_jobstore
+
+
+def test_env_prefix_and_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSBFLOW_DATA_DIR", str(tmp_path / "a"))
+    monkeypatch.setenv("SSBFLOW_DEFAULT_CALCULATOR", "emt")
+    s = get_settings()
+    assert s.data_dir == tmp_path / "a"
+    assert s.default_calculator == "emt"
+    assert get_settings(data_dir=tmp_path / "b").data_dir == tmp_path / "b"
+    assert not s.uses_mongodb
+
+
+def test_yaml_settings_file(monkeypatch, tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"data_dir: {tmp_path / 'from-yaml'}\ndatabase: mine\n")
+    monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(cfg))
+    monkeypatch.delenv("SSBFLOW_DATA_DIR")
+    s = get_settings()
+    assert s.data_dir == tmp_path / "from-yaml"
+    assert s.database == "mine"
+    # environment beats the file
+    monkeypatch.setenv("SSBFLOW_DATABASE", "env")
+    assert get_settings().database == "env"
+
+
+def test_bad_yaml_is_input_error(monkeypatch, tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("data_dir: [unclosed\n")
+    monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(cfg))
+    with pytest.raises(InputError):
+        get_settings()
+
+
+def test_mongodb_uri_is_secret(monkeypatch):
+    monkeypatch.setenv("SSBFLOW_MONGODB_URI", "mongodb://user:hunter2@db.example:27017")
+    s = get_settings()
+    assert s.uses_mongodb
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    assert "hunter2" not in describe_store(s)
+    store = get_jobstore(s)  # building does not connect
+    assert type(store.docs_store).__name__ == "MongoURIStore"
+
+
+def test_embedded_store_persists_across_processes(settings):
+    from jobflow import job
+
+    from ssbflow.runner import run_flow
+
+    @job
+    def double(x):
+        return 2 * x
+
+    j = double(21)
+    run_flow(j, settings, progress=False)
+    code = (
+        "from ssbflow.settings import get_settings; from ssbflow.store import get_jobstore;"
+        "s=get_jobstore(get_settings()); s.connect();"
+        f"print(s.get_output('{j.uuid}'))"
+    )
+    env = {**os.environ, "SSBFLOW_DATA_DIR": str(settings.data_dir)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "42"
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"), [("CHGNet", "chgnet"), ("7net", "sevennet"), ("EMT", "emt")]
+)
+def test_calculator_names(name, canonical):
+    assert normalize_name(name) == canonical
+
+
+def test_calculator_checks():
+    assert check_calculator("emt", ["Cu", "Ag"]) == "emt"
+    with pytest.raises(InputError, match="EMT has no parameters for Li"):
+        check_calculator("emt", ["Li", "O"])
+    with pytest.raises(InputError, match="unknown calculator"):
+        check_calculator("nonsense", ["Li"])
+    with pytest.raises(InputError, match="cannot import"):
+        check_calculator("nosuch.module:Calc", ["Li"])
+    assert check_calculator("ase.calculators.emt:EMT", ["Cu"]) == "ase.calculators.emt:EMT"
+    assert level_of_theory("chgnet") == "ML potential (chgnet)"
+
+
+def test_import_path_calculator_is_built_with_kwargs():
+    calc = get_calculator("ase.calculators.lj:LennardJones", {"sigma": 2.5})
+    assert calc.parameters["sigma"] == 2.5
+
+
+def test_chgnet_model_is_loaded_once():
+    a = get_calculator("chgnet")
+    b = get_calculator("chgnet")
+    assert a is b
+
+
+def test_phases_command_json(run_cli):
+    code, out, _ = run_cli("phases", "--json")
+    assert code == 0
+    names = {p["name"] for p in json.loads(out)}
+    assert {"Li", "Na", "K", "Li2O", "LiF", "Li3PS4", "Li6PS5Cl", "LLZO", "Na3PS4"} <= names
