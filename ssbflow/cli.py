@@ -14,6 +14,23 @@ import typer
 
 from ssbflow.errors import InputError
 
+try:  # typer >= 0.26 bundles its own copy of click
+    from typer._click import exceptions as _typer_click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click_exceptions = click.exceptions
+
+
+def _both(name: str) -> tuple[type[BaseException], ...]:
+    """The click exception class ``name`` from click and from typer's bundled copy."""
+    found = {getattr(mod, name, None) for mod in (click.exceptions, _typer_click_exceptions)}
+    return tuple(cls for cls in found if cls is not None)
+
+
+_NO_ARGS = _both("NoArgsIsHelpError")
+_USAGE = _both("UsageError")
+_ABORT = (*_both("Abort"), typer.Abort)
+_EXIT = (*_both("Exit"), typer.Exit)
+
 app = typer.Typer(
     name="ssbflow",
     help="Workflows for solid-state-battery interfaces: adhesion, wetting, diffusion, phonons.",
@@ -42,17 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="ssbflow", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
         return 0
-    except click.UsageError as exc:
+    except _USAGE as exc:
         hint = f" (see 'ssbflow {exc.ctx.info_name} --help')" if exc.ctx else ""
         _error(f"{exc.format_message()}{hint}")
         return 2
-    except click.exceptions.Abort:
+    except _ABORT:
         _error("aborted")
         return 130
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
     except InputError as exc:
         _error(str(exc))
