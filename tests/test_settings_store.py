@@ -115,3 +115,14 @@ def test_phases_command_json(run_cli):
     assert code == 0
     names = {p["name"] for p in json.loads(out)}
     assert {"Li", "Na", "K", "Li2O", "LiF", "Li3PS4", "Li6PS5Cl", "LLZO", "Na3PS4"} <= names
+
+
+@pytest.mark.parametrize(
+    "args", [("phases", "--bogus"), ("adhesion",), ("adhesion", "Li", "Li2O", "--max-strain", "x")]
+)
+def test_usage_errors_are_one_line_exit_2(args, run_cli):
+    code, out, err = run_cli(*args)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("ssbflow: error:")
