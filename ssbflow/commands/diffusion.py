@@ -1,0 +1,445 @@
+"""``ssbflow diffusion`` (MD + analysis) and ``ssbflow diffusion-analyze`` (analysis only)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ssbflow.commands._common import (
+    CALCULATOR_KWARGS_OPTION,
+    DATA_DIR_OPTION,
+    JSON_OPTION,
+    emit_json,
+    load_settings,
+    parse_calculator_kwargs,
+    require_positive,
+    run_or_submit,
+)
+from ssbflow.errors import InputError
+
+#: Keys of the --json object, in this order.
+JSON_KEYS = (
+    "activation_energy_eV",
+    "activation_energy_stderr_eV",
+    "prefactor_D0_cm2_per_s",
+    "diffusivity_cm2_per_s",
+    "diffusivity_stderr_cm2_per_s",
+    "conductivity_300K_S_per_cm",
+    "attempt_frequency_THz",
+    "temperatures_K",
+    "excluded_temperatures",
+)
+EXTRA_JSON_KEYS = (
+    "status",
+    "failure_reason",
+    "species",
+    "formula",
+    "thermostat",
+    "fitted_temperatures_K",
+    "activation_energy_sigmaT_eV",
+    "activation_energy_sigmaT_stderr_eV",
+    "conductivity_300K_stderr_S_per_cm",
+    "diffusivity_300K_cm2_per_s",
+    "attempt_frequency_stderr_THz",
+    "attempt_frequency_formula",
+    "jump_distance_A",
+    "haven_ratio",
+    "ion_charge",
+    "non_arrhenius",
+    "arrhenius_check",
+    "warnings",
+)
+
+TEMPERATURES_HELP = (
+    "Temperatures in K: '600 800 1000' (quoted), '600,800,1000', or unquoted numbers "
+    "right after the option (--temperatures 600 800 1000)."
+)
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _is_number(token: str) -> bool:
+    return bool(_NUMBER.match(token.strip()))
+
+
+def parse_temperatures(text: str | None, extra: list[str]) -> list[float]:
+    """Temperatures from the option text plus stray numeric tokens (InputError if bad)."""
+    tokens = [t for t in re.split(r"[\s,;]+", text or "") if t] + list(extra)
+    temps = []
+    for token in tokens:
+        if not _is_number(token):
+            raise InputError(f"--temperatures: '{token}' is not a number; write e.g. 600 800 1000")
+        value = float(token)
+        if not math.isfinite(value) or value <= 0:
+            raise InputError(f"temperatures must be positive, got {token} K")
+        temps.append(value)
+    return temps
+
+
+def _split_numbers(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """(numeric tokens that are not existing files, everything else), order kept."""
+    numbers, rest = [], []
+    for token in tokens:
+        (numbers if _is_number(token) and not Path(token).exists() else rest).append(token)
+    return numbers, rest
+
+
+def load_structure_arg(text: str):
+    """A library phase name or a structure file (CIF, POSCAR, ...)."""
+    from pymatgen.core import Structure
+
+    path = Path(text)
+    if path.is_file():
+        try:
+            return Structure.from_file(str(path))
+        except Exception as exc:
+            raise InputError(f"cannot read a structure from {path}: {exc}") from exc
+    try:
+        from ssbflow.structures.library import load_structure
+    except ImportError as exc:
+        raise InputError(f"no structure file '{text}'; give a CIF or POSCAR file") from exc
+    return load_structure(text)
+
+
+def read_trajectory(path: Path, timestep_fs: float | None) -> tuple[dict[str, Any], float]:
+    """Read extxyz, ASE .traj or VASP XDATCAR; returns (arrays, frame interval in ps).
+
+    For extxyz with a ``time_fs`` value in each frame's info, the interval comes from it;
+    otherwise ``timestep_fs`` is the time between frames.
+    """
+    from ase.io import read
+
+    if not path.is_file():
+        raise InputError(f"trajectory file {path} does not exist")
+    name = path.name.lower()
+    fmt = None
+    if "xdatcar" in name:
+        fmt = "vasp-xdatcar"
+    elif name.endswith((".xyz", ".extxyz")):
+        fmt = "extxyz"
+    try:
+        frames = read(str(path), index=":", format=fmt)
+    except Exception as exc:
+        raise InputError(
+            f"cannot read {path} as a trajectory ({exc}); give extxyz, ASE .traj or XDATCAR"
+        ) from exc
+    if not isinstance(frames, list):
+        frames = [frames]
+    if len(frames) < 2:
+        raise InputError(
+            f"{path} has a single frame; an MSD needs an MD trajectory with many frames"
+        )
+    n_atoms = {len(f) for f in frames}
+    if len(n_atoms) != 1:
+        raise InputError(f"{path}: the number of atoms changes between frames")
+    symbols = frames[0].get_chemical_symbols()
+    if any(f.get_chemical_symbols() != symbols for f in frames):
+        raise InputError(f"{path}: the atom order or species change between frames")
+    times = [f.info.get("time_fs") for f in frames]
+    if all(t is not None for t in times):
+        steps = np.diff(np.asarray(times, dtype=float))
+        if np.any(steps <= 0) or np.ptp(steps) > 1e-6 * max(abs(steps.mean()), 1e-12):
+            raise InputError(
+                f"{path}: the time_fs values are not evenly spaced and increasing; "
+                "resample the trajectory at a constant interval"
+            )
+        interval_ps = float(steps.mean()) / 1000.0
+    elif timestep_fs is None:
+        raise InputError(
+            f"{path} has no per-frame time_fs; give the time between frames with --timestep-fs"
+        )
+    else:
+        interval_ps = timestep_fs / 1000.0
+    arrays = {
+        "positions_A": np.array([f.get_positions() for f in frames]),
+        "cells_A": np.array([f.cell[:] for f in frames]),
+        "symbols": symbols,
+    }
+    return arrays, interval_ps
+
+
+def _print_table(doc: dict[str, Any], title: str) -> None:
+    console = Console()
+    table = Table(title=title)
+    for col in ("T (K)", "D (cm²/s)", "± stderr", "MSD rise (Å²)", "note"):
+        table.add_column(col)
+    excluded = doc.get("excluded_temperatures") or {}
+    rise = doc.get("msd_increase_over_fit_A2") or {}
+    for key, d in doc.get("diffusivity_cm2_per_s", {}).items():
+        err = doc["diffusivity_stderr_cm2_per_s"].get(key)
+        table.add_row(
+            key,
+            f"{d:.3e}",
+            f"{err:.1e}" if err is not None else "",
+            f"{rise[key]:.2f}" if key in rise else "",
+            "excluded: " + excluded[key] if key in excluded else "fitted",
+        )
+    console.print(table)
+    if doc.get("status") == "failed":
+        console.print(f"[red]no Arrhenius fit:[/red] {doc.get('failure_reason')}")
+        return
+    lines = [
+        f"Ea = {doc['activation_energy_eV']:.3f} ± {doc['activation_energy_stderr_eV']:.3f} eV"
+        f" (sigma*T fit: {doc['activation_energy_sigmaT_eV']:.3f} eV)",
+        f"D0 = {doc['prefactor_D0_cm2_per_s']:.3e} cm²/s",
+        f"sigma(300 K) = {doc['conductivity_300K_S_per_cm']:.3e} S/cm "
+        f"(Nernst–Einstein, Haven ratio {doc['haven_ratio']:g})",
+        f"nu0 = {doc['attempt_frequency_THz']:.3g} THz (a = {doc['jump_distance_A']:.3g} Å; "
+        "nu0 = 6 D0 / a², 3-D uncorrelated hopping)",
+        f"Arrhenius check: {doc.get('arrhenius_check')}",
+    ]
+    for line in lines:
+        console.print(line)
+
+
+def _write_outputs(doc: dict[str, Any], output: Path, title: str) -> list[Path]:
+    from ssbflow.plots.diffusion import plot_arrhenius, plot_msd
+
+    output.mkdir(parents=True, exist_ok=True)
+    results = output / "diffusion.json"
+    results.write_text(json.dumps(_clean(doc), indent=2, default=str))
+    written = [results]
+    if doc.get("diffusivity_cm2_per_s"):
+        written.append(
+            plot_arrhenius(
+                doc["diffusivity_cm2_per_s"],
+                doc["diffusivity_stderr_cm2_per_s"],
+                output / "arrhenius.png",
+                activation_energy_eV=doc.get("activation_energy_eV"),
+                prefactor_D0_cm2_per_s=doc.get("prefactor_D0_cm2_per_s"),
+                excluded=list(doc.get("excluded_temperatures") or {}),
+                title=title,
+            )
+        )
+    if doc.get("msd_curves"):
+        written.append(
+            plot_msd(doc["msd_curves"], output / "msd.png", doc.get("msd_fit_window_ps"), title)
+        )
+    return written
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _json_view(doc: dict[str, Any], plots: list[Path]) -> dict[str, Any]:
+    out = {k: doc.get(k) for k in JSON_KEYS}
+    out.update({k: doc.get(k) for k in EXTRA_JSON_KEYS if k in doc})
+    out["files"] = [str(p) for p in plots]
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``diffusion`` and ``diffusion-analyze``."""
+
+    @app.command(
+        "diffusion", context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+    )
+    def diffusion(
+        ctx: typer.Context,
+        structure: str = typer.Argument(..., help="Library phase name or structure file."),
+        species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
+        temperatures: str = typer.Option(
+            "600 800 1000 1200", "--temperatures", help=TEMPERATURES_HELP
+        ),
+        duration_ps: float = typer.Option(20.0, "--duration-ps", help="Production MD per T."),
+        equilibration_ps: float = typer.Option(
+            2.0, "--equilibration-ps", help="NVT equilibration per T (0: none)."
+        ),
+        timestep_fs: float = typer.Option(1.0, "--timestep-fs", help="MD time step (fs)."),
+        sample_interval_fs: float = typer.Option(
+            10.0, "--sample-interval-fs", help="Store positions every this many fs."
+        ),
+        thermostat: str = typer.Option(
+            "bussi", "--thermostat", help="bussi (CSVR) | nose-hoover-chain | nve."
+        ),
+        calculator: str = typer.Option(None, "--calculator", help="Calculator (default chgnet)."),
+        calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
+        supercell_min_length: float = typer.Option(
+            10.0, "--supercell-min-length", help="Minimum perpendicular cell width (Å)."
+        ),
+        relax: bool = typer.Option(True, "--relax/--no-relax", help="Relax the cell first."),
+        haven_ratio: float = typer.Option(1.0, "--haven-ratio", help="For Nernst–Einstein."),
+        ion_charge: int = typer.Option(1, "--ion-charge", help="Charge number of the ion."),
+        jump_distance: float = typer.Option(
+            None, "--jump-distance", help="Jump distance a (Å); default: nearest mobile pair."
+        ),
+        min_msd: float = typer.Option(
+            3.0, "--min-msd", help="Exclude T whose MSD rises less than this over the fit (Å²)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Random seed (velocities, thermostat, MCMC)."),
+        output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
+        data_dir: Path = DATA_DIR_OPTION,
+        as_json: bool = JSON_OPTION,
+    ) -> int | None:
+        """MD at a temperature ladder → D(T) → Arrhenius Ea, σ(300 K), attempt frequency.
+
+        Put --temperatures last or quote its value; unquoted numbers after it are taken
+        as temperatures.
+        """
+        from ssbflow.workflows.calc import CalcRelaxMaker
+        from ssbflow.workflows.diffusion import DiffusionMaker
+
+        numbers, rest = _split_numbers([structure, *ctx.args])
+        if len(rest) != 1:
+            raise InputError(
+                f"give exactly one STRUCTURE, got {rest or 'none'}; "
+                "write e.g. ssbflow diffusion Li3PS4 --species Li --temperatures 600 800"
+            )
+        temps = parse_temperatures(temperatures, numbers)
+        require_positive(timestep_fs, "--timestep-fs", maximum=5)
+        require_positive(duration_ps, "--duration-ps")
+        require_positive(sample_interval_fs, "--sample-interval-fs")
+        require_positive(supercell_min_length, "--supercell-min-length", maximum=100)
+        settings = load_settings(data_dir)
+        maker = DiffusionMaker(
+            calculator_name=calculator or settings.default_calculator,
+            calculator_kwargs=parse_calculator_kwargs(calculator_kwargs),
+            temperatures_K=tuple(temps),
+            duration_ps=duration_ps,
+            equilibration_ps=equilibration_ps,
+            time_step_fs=timestep_fs,
+            sample_interval_fs=sample_interval_fs,
+            supercell_min_length_A=supercell_min_length,
+            thermostat=thermostat,
+            relax_maker=CalcRelaxMaker() if relax else None,
+            seed=seed,
+            min_msd_increase_A2=min_msd,
+            ion_charge=ion_charge,
+            haven_ratio=haven_ratio,
+            jump_distance_A=jump_distance,
+        )
+        maker.validate()  # bad settings fail before the structure is read
+        bulk = load_structure_arg(rest[0])
+        system = Path(rest[0]).stem if Path(rest[0]).is_file() else rest[0]
+        flow = maker.make(bulk, species, system=system)
+        responses = run_or_submit(ctx, flow, settings)
+        if responses is None:
+            return None
+        doc = _find_document(responses)
+        out_dir = output or Path(f"diffusion-{doc['formula']}-{species}")
+        plots = _write_outputs(doc, out_dir, f"{doc['formula']} ({species})")
+        if as_json:
+            emit_json(_json_view(doc, plots))
+        else:
+            _print_table(doc, f"{species} diffusion in {doc['formula']} ({doc['calculator']})")
+            Console().print(f"results and plots in {out_dir}")
+        return 1 if doc.get("status") == "failed" else 0
+
+    @app.command("diffusion-analyze")
+    def diffusion_analyze(
+        trajectories: list[str] = typer.Argument(
+            ..., help="Trajectory files (extxyz, .traj, XDATCAR), one per temperature."
+        ),
+        species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
+        temperatures: str = typer.Option(..., "--temperatures", help=TEMPERATURES_HELP),
+        timestep_fs: float = typer.Option(
+            None, "--timestep-fs", help="Time between frames (fs) when files carry no time_fs."
+        ),
+        haven_ratio: float = typer.Option(1.0, "--haven-ratio", help="For Nernst–Einstein."),
+        ion_charge: int = typer.Option(1, "--ion-charge", help="Charge number of the ion."),
+        jump_distance: float = typer.Option(
+            None, "--jump-distance", help="Jump distance a (Å); default: nearest mobile pair."
+        ),
+        min_msd: float = typer.Option(
+            3.0, "--min-msd", help="Exclude T whose MSD rises less than this over the fit (Å²)."
+        ),
+        fit_start_fraction: float = typer.Option(
+            0.1, "--fit-start", help="Start of the fit window (fraction of the trajectory)."
+        ),
+        seed: int = typer.Option(0, "--seed", help="MCMC seed."),
+        output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
+        as_json: bool = JSON_OPTION,
+    ) -> int:
+        """D, Ea, σ(300 K) and ν0 from existing trajectories (nothing is stored).
+
+        Temperatures are matched to the files in order.
+        """
+        from ssbflow.analysis.diffusion import nearest_neighbour_distance_A, tracer_diffusivity
+        from ssbflow.workflows.diffusion import summarize_diffusion
+
+        numbers, files = _split_numbers(list(trajectories))
+        temps = parse_temperatures(temperatures, numbers)
+        if timestep_fs is not None:
+            require_positive(timestep_fs, "--timestep-fs")
+        if not files:
+            raise InputError("give at least two trajectory files, one per temperature")
+        if len(temps) != len(files):
+            raise InputError(
+                f"{len(files)} trajectories but {len(temps)} temperatures; give one "
+                "temperature per file, in the same order"
+            )
+        if len(files) < 2:
+            raise InputError(
+                "an Arrhenius fit needs trajectories at two or more temperatures; got one"
+            )
+        if len(set(temps)) != len(temps):
+            raise InputError(f"temperatures must be distinct, got {temps}")
+        loaded = [read_trajectory(Path(f), timestep_fs) for f in files]
+        results = []
+        for (arrays, interval_ps), temp in zip(loaded, temps, strict=True):
+            results.append(
+                tracer_diffusivity(
+                    arrays["positions_A"],
+                    arrays["cells_A"],
+                    arrays["symbols"],
+                    species,
+                    frame_interval_ps=interval_ps,
+                    temperature_K=temp,
+                    fit_start_fraction=fit_start_fraction,
+                    min_msd_increase_A2=min_msd,
+                    seed=seed,
+                )
+            )
+        first = loaded[0][0]
+        jump = jump_distance
+        if jump is None:
+            jump = nearest_neighbour_distance_A(
+                first["positions_A"][0],
+                first["cells_A"][0],
+                [i for i, s in enumerate(first["symbols"]) if s == species],
+            )
+        require_positive(jump, "--jump-distance")
+        doc = summarize_diffusion(
+            results, jump_distance_A=float(jump), ion_charge=ion_charge, haven_ratio=haven_ratio
+        )
+        from pymatgen.core import Composition
+
+        formula = Composition("".join(first["symbols"])).reduced_formula
+        doc.update(species=species, formula=formula, status="successful")
+        out_dir = output or Path(f"diffusion-{formula}-{species}")
+        plots = _write_outputs(doc, out_dir, f"{formula} ({species})")
+        if as_json:
+            emit_json(_json_view(doc, plots))
+        else:
+            _print_table(doc, f"{species} diffusion in {formula} (from trajectories)")
+            Console().print(f"results and plots in {out_dir}")
+        return 0
+
+
+def _find_document(responses: dict) -> dict[str, Any]:
+    """The DiffusionDocument among a local run's responses, as a dict."""
+    from ssbflow.workflows.diffusion import DiffusionDocument
+
+    for by_index in responses.values():
+        for response in by_index.values():
+            output = getattr(response, "output", None)
+            if isinstance(output, DiffusionDocument):
+                from monty.json import jsanitize
+
+                return jsanitize(output, strict=True, enum_values=True)
+    raise RuntimeError("the diffusion flow finished without a DiffusionDocument")

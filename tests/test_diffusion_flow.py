@@ -1,0 +1,239 @@
+"""End-to-end diffusion: real (EMT) MD through the flow, the CLI, and diffusion-analyze."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from ase.io import write
+from pymatgen.core import Lattice, Structure
+from test_diffusion_analysis import BOX_A, d_true_cm2_per_s, random_walk
+
+from ssbflow.commands.diffusion import JSON_KEYS
+from ssbflow.workflows.diffusion import DiffusionMaker
+
+
+def hot_copper() -> Structure:
+    """32 Cu atoms (fcc 2x2x2) rattled and 4 % expanded, so it melts at once under EMT."""
+    s = Structure(
+        Lattice.cubic(3.61 * 1.04),
+        ["Cu"] * 4,
+        [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
+    s.make_supercell([2, 2, 2])
+    s.perturb(0.3, min_distance=0.1)
+    return s
+
+
+def test_flow_end_to_end_emt(settings, jobstore, tmp_path):
+    from ssbflow.plots.diffusion import plot_arrhenius, plot_msd
+    from ssbflow.runner import run_flow
+
+    maker = DiffusionMaker(
+        calculator_name="emt",
+        temperatures_K=(4000.0, 5000.0, 6000.0),
+        duration_ps=0.6,
+        equilibration_ps=0.4,
+        time_step_fs=2.0,
+        sample_interval_fs=10.0,
+        supercell_min_length_A=5.0,
+        relax_maker=None,
+        min_msd_increase_A2=0.5,
+        progress_percent=None,
+    )
+    flow = maker.make(hot_copper(), "Cu", system="liquid Cu")
+    assert len(flow.jobs) == 2  # supercell + ladder: nothing computed, fan-out at run time
+    run_flow(flow, settings, progress=False)
+
+    docs = list(jobstore.query({"output.result_type": "diffusion"}))
+    assert len(docs) == 1
+    raw = docs[0]["output"]
+    # trajectories and MSD curves are not inline in the summary
+    assert "blob_uuid" in raw["msd_curves"]
+    doc = jobstore.query_one({"output.result_type": "diffusion"}, load=True)["output"]
+    assert doc["status"] == "successful", doc.get("failure_reason")
+    assert doc["calculator"] == "emt" and doc["formula"] == "Cu" and doc["species"] == "Cu"
+    assert doc["temperatures_K"] == [4000.0, 5000.0, 6000.0]
+    assert "Bussi" in doc["thermostat"] and "Langevin" not in doc["thermostat"]
+    d = doc["diffusivity_cm2_per_s"]
+    assert set(d) == {"4000", "5000", "6000"}
+    # liquid Cu (EMT) at 4000-6000 K: D ~ 1e-4 cm^2/s; a units or unwrapping error would be
+    # off by orders of magnitude
+    assert all(5e-5 < v < 5e-4 for v in d.values()), d
+    assert all(0 < v < 0.5 * d[k] for k, v in doc["diffusivity_stderr_cm2_per_s"].items())
+    assert doc["fitted_temperatures_K"] == [4000.0, 5000.0, 6000.0]
+    # a liquid has a tiny Ea; only finiteness and a real error bar are meaningful here
+    assert abs(doc["activation_energy_eV"]) < 1.0
+    assert doc["activation_energy_stderr_eV"] > 0
+    assert doc["attempt_frequency_THz"] > 0 and doc["conductivity_300K_S_per_cm"] > 0
+    assert doc["arrhenius_check"]
+    # the thermostat holds the target on average; 32 atoms fluctuate by ~14 % per frame and
+    # 0.6 ps is a few correlation times, so allow 30 % (long runs agree to 1 %, see benchmark)
+    for key, mean_t in doc["mean_temperature_K"].items():
+        assert abs(mean_t - float(key)) < 0.3 * float(key)
+    # jump distance defaults to the nearest Cu-Cu distance of the (rattled) input cell
+    assert 1.5 < doc["jump_distance_A"] < 3.2
+    assert doc["msd_curves"]["6000"]["msd_A2"][-1] > 1.0
+
+    # the production trajectory is in the data store, sampled every 10 fs
+    uuid = doc["trajectory_job_uuids"]["5000"]
+    md = jobstore.get_output(uuid, load=True)
+    traj = md["trajectory"]
+    assert len(traj["positions_A"]) == 61 and len(traj["positions_A"][0]) == 32
+    assert np.allclose(np.diff(traj["time_fs"]), 10.0)
+    md_raw = jobstore.query_one({"uuid": uuid}, properties=["output.trajectory"])
+    assert "blob_uuid" in md_raw["output"]["trajectory"]  # a reference, not the positions
+
+    arr = plot_arrhenius(
+        d,
+        doc["diffusivity_stderr_cm2_per_s"],
+        tmp_path / "arrhenius.png",
+        doc["activation_energy_eV"],
+        doc["prefactor_D0_cm2_per_s"],
+        excluded=list(doc["excluded_temperatures"]),
+    )
+    msd = plot_msd(doc["msd_curves"], tmp_path / "msd.png", doc["msd_fit_window_ps"])
+    assert arr.stat().st_size > 5000 and msd.stat().st_size > 5000
+
+
+def test_make_refuses_bad_settings():
+    from ssbflow.errors import InputError
+
+    s = hot_copper()
+    with pytest.raises(InputError, match="Langevin"):
+        DiffusionMaker(calculator_name="emt", thermostat="langevin").make(s, "Cu")
+    with pytest.raises(InputError, match="no Li atoms"):
+        DiffusionMaker(calculator_name="emt").make(s, "Li")
+    with pytest.raises(InputError, match="two different temperatures"):
+        DiffusionMaker(calculator_name="emt", temperatures_K=(800.0,)).make(s, "Cu")
+    with pytest.raises(InputError, match="positive"):
+        DiffusionMaker(calculator_name="emt", temperatures_K=(-1.0, 800.0)).make(s, "Cu")
+    with pytest.raises(InputError, match="time step must be positive"):
+        DiffusionMaker(calculator_name="emt", time_step_fs=0.0).make(s, "Cu")
+
+
+@pytest.mark.slow
+def test_cli_diffusion_json(run_cli, tmp_path, jobstore):
+    cif = tmp_path / "cu.cif"
+    hot_copper().to(filename=str(cif))
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        "diffusion", str(cif), "--species", "Cu", "--calculator", "emt", "--no-relax",
+        "--duration-ps", "0.6", "--equilibration-ps", "0", "--timestep-fs", "2",
+        "--supercell-min-length", "5", "--min-msd", "0.3", "--output", str(out), "--json",
+        "--temperatures", "4000", "6000",
+    )  # fmt: skip
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    for key in JSON_KEYS:
+        assert key in data
+    assert data["temperatures_K"] == [4000.0, 6000.0]
+    assert set(data["diffusivity_cm2_per_s"]) == {"4000", "6000"}
+    assert (out / "arrhenius.png").is_file() and (out / "msd.png").is_file()
+    assert (out / "diffusion.json").is_file()
+    assert jobstore.query_one({"output.result_type": "diffusion"}) is not None
+
+
+def _write_walks(tmp_path, fmt: str = "extxyz"):
+    from ase import Atoms
+
+    files = []
+    for i, temp in enumerate((800.0, 1000.0, 1200.0)):
+        pos, cell, symbols, dt = random_walk(d_true_cm2_per_s(temp), seed=10 + i, n_frames=801)
+        frames = []
+        for k, p in enumerate(pos):
+            atoms = Atoms(symbols, positions=p, cell=cell, pbc=True)
+            atoms.info["time_fs"] = k * dt * 1000.0
+            frames.append(atoms)
+        path = tmp_path / f"walk_{temp:g}.{fmt}"
+        write(str(path), frames, format=fmt)
+        files.append(path)
+    return files
+
+
+def test_cli_analyze_subprocess_json(tmp_path):
+    files = _write_walks(tmp_path)
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "ssbflow.cli", "diffusion-analyze", *map(str, files),
+           "--species", "Li", "--temperatures", "800", "1000", "1200", "--json",
+           "--output", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(JSON_KEYS) <= set(data)
+    assert data["temperatures_K"] == [800.0, 1000.0, 1200.0]
+    assert data["excluded_temperatures"] == {}
+    assert abs(data["activation_energy_eV"] - 0.2) < 3 * data["activation_energy_stderr_eV"] + 0.02
+    for key, value in data["diffusivity_cm2_per_s"].items():
+        assert value == pytest.approx(d_true_cm2_per_s(float(key)), rel=0.35)
+    assert (out / "arrhenius.png").is_file() and (out / "msd.png").is_file()
+
+
+def test_cli_analyze_ase_traj_with_timestep(run_cli, tmp_path):
+    files = _write_walks(tmp_path, fmt="traj")
+    code, stdout, stderr = run_cli(
+        "diffusion-analyze", *files, "--species", "Li", "--temperatures", "800,1000,1200",
+        "--timestep-fs", "50", "--json", "--output", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    assert data["diffusivity_cm2_per_s"]["1200"] == pytest.approx(
+        d_true_cm2_per_s(1200.0), rel=0.35
+    )
+
+
+def _frames_file(tmp_path, name, n_frames=20, symbols=("Li", "Li", "S"), cells=None):
+    from ase import Atoms
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(n_frames):
+        cell = np.eye(3) * BOX_A if cells is None else cells[k]
+        atoms = Atoms(list(symbols), positions=rng.uniform(0, 5, (len(symbols), 3)), cell=cell)
+        atoms.pbc = True
+        atoms.info["time_fs"] = 10.0 * k
+        frames.append(atoms)
+    path = tmp_path / name
+    write(str(path), frames, format="extxyz")
+    return str(path)
+
+
+def test_cli_bad_inputs_exit_2(run_cli, tmp_path, jobstore):
+    good = _frames_file(tmp_path, "good.xyz")
+    good2 = _frames_file(tmp_path, "good2.xyz")
+    single = _frames_file(tmp_path, "single.xyz", n_frames=1)
+    cells = [np.eye(3) * BOX_A * (1.0 + 0.02 * (k == 5)) for k in range(20)]
+    varying = _frames_file(tmp_path, "cells.xyz", cells=cells)
+    cases = [
+        (["diffusion-analyze", single, good, "--species", "Li", "--temperatures", "800 900"],
+         "single frame"),
+        (["diffusion-analyze", good, good2, "--species", "Na", "--temperatures", "800 900"],
+         "no Na atoms"),
+        (["diffusion-analyze", varying, good, "--species", "Li", "--temperatures", "800 900"],
+         "cell of frame"),
+        (["diffusion-analyze", good, "--species", "Li", "--temperatures", "800"],
+         "two or more temperatures"),
+        (["diffusion-analyze", good, good2, "--species", "Li", "--temperatures", "800 -5"],
+         "must be positive"),
+        (["diffusion-analyze", good, good2, "--species", "Li", "--temperatures", "800 900",
+          "--timestep-fs", "0"], "must be a positive number"),
+        (["diffusion", "nonexistent.cif", "--species", "Li", "--calculator", "emt",
+          "--timestep-fs", "0"], "must be a positive number"),
+        (["diffusion", "nonexistent.cif", "--species", "Li", "--calculator", "emt",
+          "--temperatures", "800"], "two different temperatures"),
+    ]  # fmt: skip
+    for args, message in cases:
+        code, stdout, stderr = run_cli(*args)
+        assert code == 2, (args, stdout, stderr)
+        assert message in stderr, (args, stderr)
+        assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    # fewer than two usable temperatures after flagging (two near-static trajectories)
+    code, _, stderr = run_cli(
+        "diffusion-analyze", good, good2, "--species", "Li", "--temperatures", "800", "900",
+        "--min-msd", "1e6",
+    )  # fmt: skip
+    assert code == 2 and "fewer than two usable temperatures" in stderr
+    assert jobstore.query_one({}) is None  # nothing stored
