@@ -1,0 +1,881 @@
+"""Reproduce published findings: run ssbflow on each reference row, set computed beside published.
+
+For every selected row of the reference set (`ssbflow.reference`) this module
+
+1. lists the systems the row needs (one for a numeric row, every member of an ordering
+   claim), builds each as the source describes it (same metal, electrolyte, facets and
+   termination; facets the source does not state fall back to the workflow's defaults,
+   and the report says so),
+2. runs the adhesion workflow (work of adhesion, interface energy, contact angle) or the
+   surface-energy workflow with one calculator and one set of settings for all rows
+   (nothing is tuned per row),
+3. stores every result in the results database tagged ``reference:<ROW ID>`` and with a
+   task tag that hashes the system and the settings, so that a rerun finds completed
+   systems in the store and reuses them instead of computing again,
+4. compares: differences and error statistics for numeric rows
+   (`ssbflow.analysis.parity`), pass/fail for ordering claims.
+
+A system that cannot be built or run as described (unknown phase, calculator without
+parameters for an element, more atoms than ``max_atoms``, a failed calculation) is kept
+with its reason; no row is dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
+from ssbflow.calculators import check_calculator, level_of_theory, normalize_name
+from ssbflow.errors import CalculationError, InputError
+from ssbflow.reference import ClaimMember, ReferenceRow, format_facet
+from ssbflow.settings import SsbflowSettings
+
+#: Bumped whenever the way a reference system is built changes, so stored results made
+#: the old way are not reused.
+TASK_VERSION = "2"
+
+#: Calculators that are machine-learned potentials (reported as "ML potential vs. ...").
+ML_CALCULATORS = frozenset({"chgnet", "sevennet", "mace", "matgl"})
+
+#: Where each quantity lives in the stored documents (relaxed value; ideal where asked).
+_ADHESION_FIELDS: dict[tuple[str, str], str] = {
+    ("work_of_adhesion", "relaxed"): "work_of_adhesion_J_per_m2",
+    ("work_of_adhesion", "not stated"): "work_of_adhesion_J_per_m2",
+    ("work_of_adhesion", "ideal"): "work_of_adhesion_ideal_J_per_m2",
+    ("interface_energy", "relaxed"): "interface_energy_J_per_m2",
+    ("interface_energy", "not stated"): "interface_energy_J_per_m2",
+    ("contact_angle", "relaxed"): "contact_angle_deg",
+    ("contact_angle", "not stated"): "contact_angle_deg",
+}
+_SURFACE_FIELD = "surface_energy_J_per_m2"
+
+Status = Literal["computed", "reused", "failed", "not reproducible"]
+
+
+@dataclass(frozen=True)
+class ReproduceOptions:
+    """One calculator and one set of settings for every row.
+
+    Attributes
+    ----------
+    calculator
+        Calculator name (`ssbflow.calculators`).
+    calculator_kwargs
+        Calculator keyword arguments.
+    max_atoms
+        Largest interface or slab the workflows may build; larger published cells are
+        reported as not reproducible.
+    """
+
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_atoms: int = 200
+
+    def settings_dict(self) -> dict[str, Any]:
+        """The options that change a computed number (part of the reuse key)."""
+        return {
+            "calculator": normalize_name(self.calculator),
+            "calculator_kwargs": self.calculator_kwargs,
+            "max_atoms": self.max_atoms,
+            "task_version": TASK_VERSION,
+        }
+
+
+@dataclass
+class Task:
+    """One system to compute (shared by every row that needs it)."""
+
+    kind: Literal["surface", "adhesion"]
+    member: ClaimMember
+    metal_structure: str | None
+    electrolyte_termination: str | None
+    row_ids: list[str]
+    tag: str
+
+    @property
+    def label(self) -> str:
+        """Readable system label."""
+        return self.member.label
+
+
+class TaskResult(BaseModel):
+    """What happened to one system."""
+
+    label: str
+    kind: Literal["surface", "adhesion"]
+    tag: str
+    status: Status
+    reason: str | None = None
+    document: dict[str, Any] | None = Field(None, description="Stored output (summary fields)")
+    wall_time_s: float = 0.0
+    facets_used: str = ""
+
+
+class MemberValue(BaseModel):
+    """One member of an ordering claim with its computed value."""
+
+    label: str
+    value: float | None
+    status: Status
+    reason: str | None = None
+
+
+class EntryResult(BaseModel):
+    """Published versus computed for one reference row."""
+
+    id: str
+    kind: Literal["numeric", "ordering"]
+    quantity: str
+    unit: str
+    published: float | str = Field(..., description="Value (numeric) or claim (ordering)")
+    computed: float | dict[str, float | None] | None
+    difference: float | None = None
+    relative_difference: float | None = None
+    status: str = Field(
+        ...,
+        description="numeric: computed/reused/failed/not reproducible; "
+        "ordering: passed/failed/not evaluated",
+    )
+    reason: str | None = None
+    members: list[MemberValue] = Field(default_factory=list)
+    source_level_of_theory: str
+    computed_level_of_theory: str
+    comparison: str
+    definition: str
+    source: str
+    facets_used: list[str] = Field(default_factory=list)
+    wall_time_s: float = 0.0
+
+
+class ReproduceSummary(BaseModel):
+    """Error statistics of numeric rows and the tally of ordering claims."""
+
+    unit: str | None = Field(None, description="Unit of mae/rmse/max_abs_error")
+    mae: float | None = None
+    rmse: float | None = None
+    max_abs_error: float | None = None
+    mean_signed_error: float | None = None
+    n_numeric: int = Field(0, description="Numeric rows with a computed value")
+    n_numeric_total: int = 0
+    by_unit: dict[str, dict[str, float | int]] = Field(default_factory=dict)
+    orderings_passed: int = 0
+    orderings_total: int = Field(0, description="Ordering claims evaluated (>= 2 members)")
+    orderings_not_evaluated: int = 0
+    n_systems: int = 0
+    n_systems_reused: int = 0
+    n_systems_failed: int = 0
+    n_systems_not_reproducible: int = 0
+
+
+class ReproduceResult(BaseModel):
+    """The whole comparison: what ``--json`` prints and the report is written from."""
+
+    calculator: str
+    calculator_kwargs: dict[str, Any]
+    level_of_theory: str
+    is_ml_potential: bool
+    comparison_note: str
+    max_atoms: int
+    reference_file: str
+    entries: list[EntryResult]
+    systems: list[TaskResult]
+    summary: ReproduceSummary
+    wall_time_s: float
+
+
+# -- building the task list -------------------------------------------------------------
+
+
+def _task_tag(kind: str, member: ClaimMember, row: ReferenceRow, options: ReproduceOptions) -> str:
+    key = {
+        "kind": kind,
+        "metal": member.metal,
+        "metal_structure": row.metal_structure,
+        "metal_facet": member.metal_facet,
+        "electrolyte": member.electrolyte,
+        "electrolyte_facet": member.electrolyte_facet,
+        "termination": row.electrolyte_termination,
+        **options.settings_dict(),
+    }
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return f"reference-task:{digest[:16]}"
+
+
+def build_tasks(rows: Sequence[ReferenceRow], options: ReproduceOptions) -> list[Task]:
+    """The distinct systems the rows need, each listing the rows that use it."""
+    tasks: dict[str, Task] = {}
+    for row in rows:
+        kind: Literal["surface", "adhesion"] = (
+            "surface" if row.quantity == "surface_energy" else "adhesion"
+        )
+        for member in row.members():
+            tag = _task_tag(kind, member, row, options)
+            if tag in tasks:
+                if row.id not in tasks[tag].row_ids:
+                    tasks[tag].row_ids.append(row.id)
+                continue
+            tasks[tag] = Task(
+                kind=kind,
+                member=member,
+                metal_structure=row.metal_structure,
+                electrolyte_termination=row.electrolyte_termination,
+                row_ids=[row.id],
+                tag=tag,
+            )
+    return list(tasks.values())
+
+
+# -- structures ---------------------------------------------------------------------------
+
+
+def resolve_bulk(name: str, structure_type: str | None) -> Any:
+    """Bulk structure of ``name``: ASE's reference crystal for an element with a given
+    structure type (fcc/bcc/hcp), otherwise the ssbflow phase library, and for an element
+    missing from the library its fcc/bcc/hcp reference state in ASE.
+
+    Raises
+    ------
+    InputError
+        Unknown phase, or no reference lattice constant for the element and structure.
+    """
+    if structure_type:
+        from ase.build import bulk
+        from ase.data import atomic_numbers
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        if name not in atomic_numbers:
+            raise InputError(f"'{name}' with structure '{structure_type}' is not an element")
+        try:
+            # conventional cubic cells for fcc/bcc: reference facets are conventional indices
+            atoms = bulk(name, structure_type, cubic=structure_type in {"fcc", "bcc"})
+        except (ValueError, KeyError) as exc:
+            raise InputError(
+                f"no reference {structure_type} lattice constant for {name} in ASE: {exc}"
+            ) from exc
+        return AseAtomsAdaptor.get_structure(atoms)
+    from ssbflow.structures.library import load_structure
+
+    try:
+        return load_structure(name)
+    except InputError:
+        from ase.data import atomic_numbers, reference_states
+
+        state = reference_states[atomic_numbers[name]] if name in atomic_numbers else None
+        if state is None or state.get("symmetry") not in {"fcc", "bcc", "hcp"}:
+            raise
+        return resolve_bulk(name, state["symmetry"])
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+def find_stored(settings: SsbflowSettings, tag: str, calculator: str) -> dict[str, Any] | None:
+    """The newest stored summary document carrying ``tag`` for ``calculator`` (or None)."""
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        doc = store.query_one(
+            {
+                "output.tags": tag,
+                "output.calculator": calculator,
+                "output.result_type": {"$exists": True},
+            },
+            properties=["output"],
+            sort={"completed_at": -1},
+        )
+    finally:
+        store.close()
+    return None if doc is None else doc["output"]
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[Any, str]:
+    """Build the workflow for one task; returns (flow, description of the facets used).
+
+    Surface energies: the bulk is relaxed (cell and positions) with the same calculator,
+    then `SurfaceEnergyMaker` cuts its slab series. Interfaces: `AdhesionMaker` with every
+    step on the same calculator. Facets the source does not state use the workflow's
+    defaults, and the description says so.
+
+    Raises
+    ------
+    InputError
+        The system cannot be built as described (unknown phase, calculator without the
+        elements, structures larger than ``max_atoms``).
+    """
+    from jobflow import Flow
+
+    from ssbflow.workflows.calc import CalcRelaxMaker
+
+    member = task.member
+    calc = normalize_name(options.calculator)
+    kw = dict(options.calculator_kwargs)
+    if task.kind == "surface":
+        from ssbflow.structures.slabs import slab_series
+        from ssbflow.workflows.surface import SurfaceEnergyMaker
+
+        if member.metal_facet is None:
+            raise InputError("a surface energy needs a facet; the source states none")
+        bulk = resolve_bulk(member.metal, task.metal_structure)
+        check_calculator(calc, {el.symbol for el in bulk.composition}, kw)
+        maker = SurfaceEnergyMaker(
+            miller=member.metal_facet,
+            relax_maker=CalcRelaxMaker(
+                name="slab relax", relax_cell=False, calculator_name=calc, calculator_kwargs=kw
+            ),
+            tags=tags,
+        )
+        series = slab_series(bulk, maker.miller, maker.layers, maker.termination_index)
+        largest = max(len(info.slab) for info in series)
+        if largest > options.max_atoms:
+            raise InputError(
+                f"the thickest slab has {largest} atoms, more than --max-atoms {options.max_atoms}"
+            )
+        relax = CalcRelaxMaker(
+            name=f"bulk relax {member.metal}",
+            relax_cell=True,
+            calculator_name=calc,
+            calculator_kwargs=kw,
+        ).make(bulk)
+        surface = maker.make(relax.output.structure)
+        flow = Flow([relax, surface], output=surface.output, name=f"reference {task.label}")
+        return flow, f"{member.metal}({format_facet(member.metal_facet)})"
+
+    from ssbflow.workflows.adhesion import AdhesionMaker
+
+    assert member.electrolyte is not None
+    metal = resolve_bulk(member.metal, task.metal_structure)
+    electrolyte = resolve_bulk(member.electrolyte, None)
+    elements = {el.symbol for el in metal.composition} | {
+        el.symbol for el in electrolyte.composition
+    }
+    check_calculator(calc, elements, kw)
+    if len(electrolyte) > options.max_atoms:
+        raise InputError(
+            f"the {member.electrolyte} bulk cell alone has {len(electrolyte)} atoms, more than "
+            f"--max-atoms {options.max_atoms}"
+        )
+    settings: dict[str, Any] = {
+        "max_atoms": options.max_atoms,
+        "electrolyte_termination": task.electrolyte_termination,
+        "tags": tags,
+    }
+    if member.metal_facet is not None:
+        settings["metal_miller"] = member.metal_facet
+    if member.electrolyte_facet is not None:
+        settings["electrolyte_miller"] = member.electrolyte_facet
+    maker = AdhesionMaker.from_calculator(calc, kw, **settings)
+    used = (
+        f"{member.metal}({format_facet(maker.metal_miller)}"
+        f"{'' if member.metal_facet else ', workflow default: not stated in source'})/"
+        f"{member.electrolyte}({format_facet(maker.electrolyte_miller)}"
+        f"{'' if member.electrolyte_facet else ', workflow default: not stated in source'})"
+    )
+    return maker.make(metal, electrolyte, member.metal, member.electrolyte), used
+
+
+def run_task(
+    task: Task,
+    options: ReproduceOptions,
+    settings: SsbflowSettings,
+    progress: bool = False,
+) -> TaskResult:
+    """Compute one system, or reuse its stored result.
+
+    Never raises for a system that cannot be built or computed: the returned result
+    carries ``status`` ("computed", "reused", "failed", "not reproducible") and the reason.
+    """
+    from ssbflow.runner import FlowFailedError, run_flow
+
+    calc = normalize_name(options.calculator)
+    start = time.perf_counter()
+    stored = find_stored(settings, task.tag, calc)
+    if stored is not None:
+        return _from_document(task, stored, "reused", time.perf_counter() - start)
+    tags = [*(f"reference:{rid}" for rid in task.row_ids), task.tag, f"calculator:{calc}"]
+    try:
+        flow, facets_used = _make_flow(task, options, tags)
+    except (InputError, ValueError) as exc:
+        return TaskResult(
+            label=task.label,
+            kind=task.kind,
+            tag=task.tag,
+            status="not reproducible",
+            reason=str(exc),
+            wall_time_s=time.perf_counter() - start,
+        )
+    try:
+        run_flow(flow, settings, progress=progress)
+    except (FlowFailedError, CalculationError) as exc:
+        too_big = "max atoms" in str(exc).lower() or "max-atoms" in str(exc).lower()
+        return TaskResult(
+            label=task.label,
+            kind=task.kind,
+            tag=task.tag,
+            status="not reproducible" if too_big else "failed",
+            reason=str(exc),
+            wall_time_s=time.perf_counter() - start,
+            facets_used=facets_used,
+        )
+    stored = find_stored(settings, task.tag, calc)
+    if stored is None:
+        raise CalculationError(
+            f"the workflow for {task.label} finished but stored no document tagged {task.tag}"
+        )
+    result = _from_document(task, stored, "computed", time.perf_counter() - start)
+    result.facets_used = facets_used
+    return result
+
+
+def _summary_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """The scalar fields of a stored document (no structures, candidates or provenance)."""
+    keep = {}
+    for key, value in doc.items():
+        if isinstance(value, bool | int | float | str) or value is None:
+            keep[key] = value
+        elif key == "tags":
+            keep[key] = list(value)
+    return keep
+
+
+def _from_document(task: Task, doc: dict[str, Any], status: Status, wall: float) -> TaskResult:
+    fields = _summary_fields(doc)
+    if doc.get("status") == "failed":
+        return TaskResult(
+            label=task.label,
+            kind=task.kind,
+            tag=task.tag,
+            status="failed",
+            reason=str(doc.get("failure_reason") or "failed (no reason stored)"),
+            document=fields,
+            wall_time_s=wall,
+        )
+    return TaskResult(
+        label=task.label,
+        kind=task.kind,
+        tag=task.tag,
+        status=status,
+        document=fields,
+        wall_time_s=wall,
+    )
+
+
+def extract_value(row: ReferenceRow, result: TaskResult) -> tuple[float | None, str | None]:
+    """The number a row compares, from a system's result; (None, reason) when missing."""
+    if result.status not in ("computed", "reused"):
+        return None, result.reason
+    assert result.document is not None
+    if row.quantity == "surface_energy":
+        key = _SURFACE_FIELD
+    else:
+        key = _ADHESION_FIELDS.get((row.quantity, row.relaxation))
+        if key is None:
+            return None, f"ssbflow computes no {row.relaxation} {row.quantity}"
+    value = result.document.get(key)
+    if value is None or not np.isfinite(float(value)):
+        return None, f"the stored result has no {key}"
+    return float(value), None
+
+
+# -- assembling -------------------------------------------------------------------------------
+
+
+def comparison_label(calculator: str, calculator_kwargs: dict[str, Any], source_lot: str) -> str:
+    """'ML potential (chgnet) vs. published DFT (...)' style label for one row."""
+    computed = level_of_theory(calculator, calculator_kwargs)
+    return f"{computed} vs. published {source_lot}"
+
+
+def _comparison_note(calculator: str, is_ml: bool) -> str:
+    if is_ml:
+        return (
+            f"ML potential vs. published DFT: values computed with the universal ML potential "
+            f"'{calculator}' are compared with published DFT (or experimental/model) values. "
+            "Differences mix the ML potential's error with differences in models; they are not "
+            "a test of the workflow at the source's own level of theory."
+        )
+    return (
+        f"Computed with '{calculator}' ({level_of_theory(calculator)}); each row names the "
+        "source's level of theory, which may differ."
+    )
+
+
+def assemble(
+    rows: Sequence[ReferenceRow],
+    tasks: Sequence[Task],
+    results: dict[str, TaskResult],
+    options: ReproduceOptions,
+    reference_file: str,
+    wall_time_s: float,
+) -> ReproduceResult:
+    """Put computed beside published for every row and compute the summary."""
+    calc = normalize_name(options.calculator)
+    computed_lot = level_of_theory(calc, options.calculator_kwargs)
+    by_member: dict[tuple[str, str], TaskResult] = {}
+    for task in tasks:
+        for rid in task.row_ids:
+            by_member[(rid, task.label)] = results[task.tag]
+    entries: list[EntryResult] = []
+    for row in rows:
+        members = row.members()
+        member_results = [by_member[(row.id, m.label)] for m in members]
+        common = {
+            "id": row.id,
+            "kind": row.kind,
+            "quantity": row.quantity,
+            "unit": row.unit,
+            "source_level_of_theory": row.level_of_theory,
+            "computed_level_of_theory": computed_lot,
+            "comparison": comparison_label(calc, options.calculator_kwargs, row.level_of_theory),
+            "definition": row.definition,
+            "source": row.source,
+            "facets_used": [r.facets_used for r in member_results if r.facets_used],
+            "wall_time_s": float(sum(r.wall_time_s for r in member_results)),
+        }
+        if row.kind == "numeric":
+            res = member_results[0]
+            value, reason = extract_value(row, res)
+            assert row.value is not None
+            diff = rel = None
+            if value is not None:
+                diff = value - row.value
+                rel_arr = relative_differences([row.value], [value])
+                rel = None if np.isnan(rel_arr[0]) else float(rel_arr[0])
+            status = res.status if value is not None or res.status != "computed" else "failed"
+            entries.append(
+                EntryResult(
+                    published=row.value,
+                    computed=value,
+                    difference=diff,
+                    relative_difference=rel,
+                    status=status,
+                    reason=reason,
+                    **common,
+                )
+            )
+            continue
+        claim = row.parsed_claim
+        assert claim is not None
+        values: list[float | None] = []
+        member_values = []
+        for m, res in zip(members, member_results, strict=True):
+            value, reason = extract_value(row, res)
+            values.append(value)
+            member_values.append(
+                MemberValue(label=m.label, value=value, status=res.status, reason=reason)
+            )
+        outcome = evaluate_ordering(values, claim.direction)
+        missing = [mv.label for mv in member_values if mv.value is None]
+        if outcome.passed is None:
+            by_reason: dict[str, list[str]] = {}
+            for mv in member_values:
+                if mv.value is None:
+                    by_reason.setdefault(mv.reason or mv.status, []).append(mv.label)
+            status = "not evaluated"
+            reason = "fewer than two members computed: " + "; ".join(
+                f"{', '.join(labels)}: {why}" for why, labels in by_reason.items()
+            )
+        else:
+            status = "passed" if outcome.passed else "failed"
+            parts = []
+            if outcome.violated_pairs:
+                parts.append(
+                    "violated: "
+                    + ", ".join(
+                        f"{members[i].label} {claim.direction} {members[j].label}"
+                        for i, j in outcome.violated_pairs
+                    )
+                )
+            if missing:
+                parts.append("evaluated without " + ", ".join(missing))
+            reason = "; ".join(parts) or None
+        entries.append(
+            EntryResult(
+                published=row.claim or "",
+                computed={mv.label: mv.value for mv in member_values},
+                status=status,
+                reason=reason,
+                members=member_values,
+                **common,
+            )
+        )
+    summary = summarize(entries, list(results.values()))
+    is_ml = calc in ML_CALCULATORS
+    return ReproduceResult(
+        calculator=calc,
+        calculator_kwargs=options.calculator_kwargs,
+        level_of_theory=computed_lot,
+        is_ml_potential=is_ml,
+        comparison_note=_comparison_note(calc, is_ml),
+        max_atoms=options.max_atoms,
+        reference_file=reference_file,
+        entries=entries,
+        systems=[results[t.tag] for t in tasks],
+        summary=summary,
+        wall_time_s=wall_time_s,
+    )
+
+
+def summarize(entries: Sequence[EntryResult], systems: Sequence[TaskResult]) -> ReproduceSummary:
+    """Error statistics per unit for numeric rows; tallies of orderings and systems.
+
+    The top-level ``mae``/``rmse``/``max_abs_error`` are those of J/m^2 rows when there
+    are any, else of the only unit present; with no computed numeric row they are None
+    (undefined, not zero).
+    """
+    numeric = [e for e in entries if e.kind == "numeric"]
+    done = [e for e in numeric if isinstance(e.computed, float)]
+    by_unit: dict[str, dict[str, float | int]] = {}
+    for unit in sorted({e.unit for e in done}):
+        group = [e for e in done if e.unit == unit]
+        stats = parity_statistics([float(e.published) for e in group], [e.computed for e in group])  # type: ignore[misc]
+        by_unit[unit] = {
+            "n": stats.n,
+            "mae": stats.mae,
+            "rmse": stats.rmse,
+            "max_abs_error": stats.max_abs_error,
+            "mean_signed_error": stats.mean_signed_error,
+        }
+    headline = (
+        "J/m^2" if "J/m^2" in by_unit else (next(iter(by_unit)) if len(by_unit) == 1 else None)
+    )
+    orderings = [e for e in entries if e.kind == "ordering"]
+    evaluated = [e for e in orderings if e.status in ("passed", "failed")]
+    head = by_unit.get(headline, {}) if headline else {}
+    return ReproduceSummary(
+        unit=headline,
+        mae=head.get("mae"),
+        rmse=head.get("rmse"),
+        max_abs_error=head.get("max_abs_error"),
+        mean_signed_error=head.get("mean_signed_error"),
+        n_numeric=len(done),
+        n_numeric_total=len(numeric),
+        by_unit=by_unit,
+        orderings_passed=sum(e.status == "passed" for e in evaluated),
+        orderings_total=len(evaluated),
+        orderings_not_evaluated=len(orderings) - len(evaluated),
+        n_systems=len(systems),
+        n_systems_reused=sum(s.status == "reused" for s in systems),
+        n_systems_failed=sum(s.status == "failed" for s in systems),
+        n_systems_not_reproducible=sum(s.status == "not reproducible" for s in systems),
+    )
+
+
+def reproduce(
+    rows: Sequence[ReferenceRow],
+    options: ReproduceOptions,
+    settings: SsbflowSettings,
+    reference_file: str = "ssbflow/data/reference_set.csv",
+    progress: Callable[[int, int, TaskResult], None] | None = None,
+    show_job_progress: bool = False,
+) -> ReproduceResult:
+    """Run (or reuse) every system the rows need and compare with the published findings.
+
+    Parameters
+    ----------
+    rows
+        Selected reference rows.
+    options
+        Calculator and limits, the same for every row.
+    settings
+        ssbflow settings (results store).
+    reference_file
+        Name of the reference file, for the report.
+    progress
+        Called after each system with (index, total, result).
+    show_job_progress
+        Show jobflow's job spinner on stderr while a system runs.
+
+    Returns
+    -------
+    ReproduceResult
+    """
+    if options.max_atoms < 2:
+        raise InputError(f"--max-atoms must be at least 2, got {options.max_atoms}")
+    normalize_name(options.calculator)
+    start = time.perf_counter()
+    tasks = build_tasks(rows, options)
+    results: dict[str, TaskResult] = {}
+    for k, task in enumerate(tasks, start=1):
+        results[task.tag] = run_task(task, options, settings, progress=show_job_progress)
+        if progress is not None:
+            progress(k, len(tasks), results[task.tag])
+    return assemble(rows, tasks, results, options, reference_file, time.perf_counter() - start)
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _md_escape(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
+    """Write ``report.md`` (and ``parity.png`` when numeric rows were computed).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from ssbflow.plots.parity import plot_parity
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    s = result.summary
+    lines = [
+        "# ssbflow reproduce: computed vs. published",
+        "",
+        f"- Calculator: **{result.calculator}** — level of theory: **{result.level_of_theory}**",
+        f"- Reference file: `{result.reference_file}`; max atoms per structure: {result.max_atoms}",
+        f"- Systems: {s.n_systems} ({s.n_systems_reused} reused from the store, "
+        f"{s.n_systems_failed} failed, {s.n_systems_not_reproducible} not reproducible); "
+        f"wall time {result.wall_time_s:.1f} s",
+        "",
+    ]
+    if result.is_ml_potential:
+        lines += [f"> **{result.comparison_note}**", ""]
+    else:
+        lines += [f"> {result.comparison_note}", ""]
+    lines += ["## Summary", ""]
+    if s.n_numeric:
+        lines += [
+            "| unit | n | MAE | RMSE | max abs error | mean signed error |",
+            "|---|---|---|---|---|---|",
+        ]
+        for unit, st in s.by_unit.items():
+            lines.append(
+                f"| {unit} | {st['n']} | {_fmt(st['mae'])} | {_fmt(st['rmse'])} | "
+                f"{_fmt(st['max_abs_error'])} | {_fmt(st['mean_signed_error'])} |"
+            )
+    else:
+        lines.append(
+            f"No numeric row was computed ({s.n_numeric_total} numeric rows selected): "
+            "error statistics are undefined."
+        )
+    lines += [
+        "",
+        f"Ordering claims: **{s.orderings_passed} of {s.orderings_total} passed**"
+        f" ({s.orderings_not_evaluated} not evaluated).",
+        "",
+    ]
+    numeric = [e for e in result.entries if e.kind == "numeric"]
+    if numeric:
+        lines += [
+            "## Numeric rows",
+            "",
+            "| id | quantity | published | computed | difference | rel. difference | status "
+            "| level of theory (computed vs. published) | source |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for e in numeric:
+            rel = "—" if e.relative_difference is None else f"{100 * e.relative_difference:+.1f} %"
+            status = e.status + (f": {_md_escape(e.reason)}" if e.reason else "")
+            computed = e.computed if isinstance(e.computed, float) else None
+            lines.append(
+                f"| {e.id} | {e.quantity} ({e.unit}) | {_fmt(float(e.published))} | "
+                f"{_fmt(computed)} | {_fmt(e.difference)} | {rel} | {status} | "
+                f"{_md_escape(e.comparison)} | {_md_escape(e.source)} |"
+            )
+        lines.append("")
+        done = [e for e in numeric if isinstance(e.computed, float)]
+        if done:
+            png = report_dir / "parity.png"
+            units = sorted({e.unit for e in done})
+            for unit in units:
+                group = [e for e in done if e.unit == unit]
+                path = (
+                    png
+                    if len(units) == 1
+                    else report_dir / f"parity_{unit.replace('/', '_per_').replace('^', '')}.png"
+                )
+                plot_parity(
+                    [e.id for e in group],
+                    [float(e.published) for e in group],
+                    [float(e.computed) for e in group],  # type: ignore[arg-type]
+                    unit,
+                    path,
+                    title=f"{result.level_of_theory} vs. published",
+                    quantity_labels=[e.quantity for e in group],
+                )
+                written.append(path)
+                lines += [f"![parity plot ({unit})]({path.name})", ""]
+    orderings = [e for e in result.entries if e.kind == "ordering"]
+    if orderings:
+        lines += [
+            "## Ordering claims",
+            "",
+            "| id | published claim | computed values | result | level of theory (computed vs. published) | source |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in orderings:
+            vals = "; ".join(
+                f"{m.label} = {_fmt(m.value)}" if m.value is not None else f"{m.label}: {m.status}"
+                for m in e.members
+            )
+            result_text = e.status.upper() if e.status in ("passed", "failed") else e.status
+            if e.reason:
+                result_text += f" ({_md_escape(e.reason)})"
+            lines.append(
+                f"| {e.id} | {_md_escape(str(e.published))} ({e.quantity}, {e.unit}) | {vals} | "
+                f"{result_text} | {_md_escape(e.comparison)} | {_md_escape(e.source)} |"
+            )
+        lines.append("")
+    lines += [
+        "## Systems",
+        "",
+        "| system | workflow | status | facets used | key results | wall time (s) | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in result.systems:
+        doc = t.document or {}
+        keys = [
+            k
+            for k in (
+                "surface_energy_J_per_m2",
+                "work_of_adhesion_J_per_m2",
+                "interface_energy_J_per_m2",
+                "contact_angle_deg",
+                "strain_percent",
+                "n_atoms",
+            )
+            if doc.get(k) is not None
+        ]
+        key_text = ", ".join(
+            f"{k} = {doc[k]:.3f}" if isinstance(doc[k], float) else f"{k} = {doc[k]}" for k in keys
+        )
+        lines.append(
+            f"| {t.label} | {t.kind} | {t.status} | {_md_escape(t.facets_used) or '—'} | "
+            f"{key_text or '—'} | {t.wall_time_s:.1f} | {_md_escape(t.reason) or ''} |"
+        )
+    lines += [
+        "",
+        "## Definitions used by the sources",
+        "",
+    ]
+    for e in result.entries:
+        lines.append(f"- **{e.id}** ({e.source_level_of_theory}): {_md_escape(e.definition)}")
+    lines.append("")
+    md = report_dir / "report.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    written.insert(0, md)
+    return written
