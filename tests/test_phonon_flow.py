@@ -107,10 +107,40 @@ def test_cu_phonons_end_to_end(settings, jobstore, tmp_path):
     listed = list(jobstore.query({"output.result_type": "phonons"}, properties=["uuid"]))
     assert [d["uuid"] for d in listed] == [flow.output.uuid]
 
-    from ssbflow.plots.phonons import plot_phonon_document
+    from ssbflow.plots.phonons import plot_phonon_bands, plot_phonon_document
 
     png = plot_phonon_document(doc, tmp_path / "cu.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # band structure along the fcc path: acoustic modes vanish at Γ, and the path maximum
+    # is the top of the mesh spectrum within the mesh resolution
+    bands = doc["band_data"]
+    assert bands["labels"][0] == "$\\Gamma$" and "$\\mathrm{X}$" in bands["labels"]
+    start = bands["frequencies_THz"][0][0]
+    assert max(abs(f) for f in start) < 1e-3
+    top = max(max(row) for seg in bands["frequencies_THz"] for row in seg)
+    assert top == pytest.approx(
+        max(dos["frequencies_THz"][i] for i, g in enumerate(dos["total_dos"]) if g > 0), rel=0.05
+    )
+    assert plot_phonon_bands(bands, tmp_path / "cu_bands.png").read_bytes()[:4] == b"\x89PNG"
+    # the stored compact force constants (1 x 108 x 3 x 3) rebuild the same phonons
+    import numpy as np
+    from phonopy import Phonopy
+    from pymatgen.io.phonopy import get_phonopy_structure
+
+    fc = doc["force_constants_data"]
+    assert np.shape(fc["force_constants_eV_per_A2"]) == (1, 108, 3, 3)
+    assert fc["displacement_A"] == 0.01
+    rebuilt = Phonopy(
+        get_phonopy_structure(Structure.from_dict(doc["structures"]["relaxed"])),
+        fc["supercell_matrix"],
+        primitive_matrix=fc["primitive_matrix"],
+    )
+    rebuilt.force_constants = np.array(fc["force_constants_eV_per_A2"])
+    q_end = bands["qpoints"][0][-1]  # end of the first segment (X)
+    np.testing.assert_allclose(
+        rebuilt.get_frequencies(q_end), bands["frequencies_THz"][0][-1], atol=1e-6
+    )
 
 
 def test_unstable_bcc_cu_warns_and_strict_fails(settings, jobstore):
@@ -161,6 +191,8 @@ def test_cli_json_for_ag(run_cli, tmp_path, jobstore):
     assert data["mobile_ion_band_center_THz"] is None
     assert data["n_imaginary_modes"] == 0
     assert (out / "phonon_dos_Ag.png").is_file()
+    assert data["band_plot"] == str(out / "phonon_bands_Ag.png")
+    assert (out / "phonon_bands_Ag.png").read_bytes()[:4] == b"\x89PNG"
     assert jobstore.get_output(data["uuid"])["result_type"] == "phonons"
 
 
@@ -210,3 +242,31 @@ def test_cli_subprocess_bad_supercell(tmp_path):
     assert proc.returncode == 2
     assert "atoms, above the limit of 1000" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_displacement_dataset_reads_the_computed_displacements():
+    import numpy as np
+
+    from ssbflow.workflows.phonons import displacement_dataset
+
+    lattice = np.diag([5.0, 5.0, 5.0])
+    ideal = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    # atom 0 moved by -0.01 Å along x: wraps to frac 0.998 (minimum image)
+    moved = ideal.copy()
+    moved[0, 0] = 1.0 - 0.01 / 5.0
+    forces = np.array([[0.1, 0.0, 0.0], [-0.1, 0.0, 0.0]])
+    data = displacement_dataset(ideal, lattice, [moved], [forces], 0.01)
+    assert data["natom"] == 2 and len(data["first_atoms"]) == 1
+    first = data["first_atoms"][0]
+    assert first["number"] == 0
+    np.testing.assert_allclose(first["displacement"], [-0.01, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_array_equal(first["forces"], forces)
+
+    two_moved = moved.copy()
+    two_moved[1, 2] += 0.002
+    with pytest.raises(ValueError, match="not one atom moved"):
+        displacement_dataset(ideal, lattice, [two_moved], [forces], 0.01)
+    with pytest.raises(ValueError, match=r"not one atom moved by 0\.02"):
+        displacement_dataset(ideal, lattice, [moved], [forces], 0.02)
+    with pytest.raises(ValueError, match="1 displaced supercells but 2 force sets"):
+        displacement_dataset(ideal, lattice, [moved], [forces, forces], 0.01)

@@ -55,7 +55,7 @@ def _fmt(value: Any, spec: str = ".1f") -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _print_summary(doc: dict[str, Any], plot: Path | None) -> None:
+def _print_summary(doc: dict[str, Any], plot: Path | None, band_plot: Path | None) -> None:
     console = Console()
     table = Table(title=f"Phonons of {doc['formula']} ({doc['calculator']})")
     table.add_column("quantity")
@@ -106,6 +106,8 @@ def _print_summary(doc: dict[str, Any], plot: Path | None) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if plot is not None:
         console.print(f"DOS plot: {plot}")
+    if band_plot is not None:
+        console.print(f"band-structure plot: {band_plot}")
     console.print(f"uuid: {doc['uuid']}")
 
 
@@ -171,11 +173,17 @@ def register(app: typer.Typer) -> None:
         uuid = flow.output.uuid
         doc = load_output(settings, uuid)
         doc["uuid"] = uuid
-        plot = None
+        plot = band_plot = None
         if doc.get("status") == "successful":
-            from ssbflow.plots.phonons import plot_phonon_document
+            from ssbflow.plots.phonons import plot_phonon_bands, plot_phonon_document
 
             plot = plot_phonon_document(doc, output / f"phonon_dos_{doc['formula']}.png")
+            if doc.get("band_data"):
+                band_plot = plot_phonon_bands(
+                    doc["band_data"],
+                    output / f"phonon_bands_{doc['formula']}.png",
+                    title=f"{doc['formula']} phonons ({doc['calculator']})",
+                )
             write_structures(
                 {f"{doc['formula']}_phonon_relaxed": doc["structures"]["relaxed"]}, output
             )
@@ -183,9 +191,10 @@ def register(app: typer.Typer) -> None:
             payload = {key: doc.get(key) for key in JSON_KEYS}
             payload["uuid"] = uuid
             payload["plot"] = str(plot) if plot else None
+            payload["band_plot"] = str(band_plot) if band_plot else None
             emit_json(payload)
         else:
-            _print_summary(doc, plot)
+            _print_summary(doc, plot, band_plot)
         if doc.get("status") != "successful":
             typer.echo(f"ssbflow: error: {doc.get('failure_reason')}", err=True)
             return 1

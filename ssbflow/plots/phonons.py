@@ -108,3 +108,63 @@ def plot_phonon_document(doc: Mapping, path: Path) -> Path:
         mobile_species=doc.get("mobile_species") or (),
         band_center_THz=doc.get("mobile_ion_band_center_THz"),
     )
+
+
+def plot_phonon_bands(band_data: Mapping, path: Path, title: str | None = None) -> Path:
+    """Write a PNG of the phonon band structure stored in a document's ``band_data``.
+
+    Parameters
+    ----------
+    band_data
+        ``PhononBandData`` as a dict: per segment ``distances`` (n_points,),
+        ``frequencies_THz`` (n_points, n_bands), plus ``labels`` and ``path_connections``.
+    path
+        Output PNG file.
+    title
+        Figure title.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    distances = [np.asarray(d, dtype=float) for d in band_data["distances"]]
+    frequencies = [np.asarray(f, dtype=float) for f in band_data["frequencies_THz"]]
+    labels = list(band_data.get("labels") or [])
+    connections = list(band_data.get("path_connections") or [True] * len(distances))
+    # phonopy's labels: the start of every segment, plus the end of a disconnected one
+    ticks = []
+    for d, connected in zip(distances, connections, strict=True):
+        ticks.append(float(d[0]))
+        if not connected:
+            ticks.append(float(d[-1]))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    try:
+        for d, f in zip(distances, frequencies, strict=True):
+            ax.plot(d, f, color="tab:blue", lw=1.0)
+        ax.axhline(0.0, color="black", lw=0.5)
+        unique_ticks = sorted(set(ticks))
+        for x in unique_ticks:
+            ax.axvline(x, color="grey", lw=0.5)
+        if len(labels) == len(ticks):
+            # a disconnected jump puts two labels on one position: join them as "A|B"
+            merged: dict[float, str] = {}
+            for x, label in zip(ticks, labels, strict=True):
+                merged[x] = f"{merged[x]}|{label}" if x in merged else label
+            ax.set_xticks(list(merged), list(merged.values()))
+        ax.set_xlim(ticks[0], ticks[-1])
+        ax.set_ylabel("frequency (THz)")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path

@@ -1,26 +1,33 @@
 """Harmonic phonons through any named calculator, summarised as Debye temperatures.
 
-The flow is atomate2's phonon flow (`atomate2.forcefields.flows.phonons.PhononMaker`, a
-`BasePhononMaker`) with ssbflow's calculator makers plugged in, followed by one summary
-job::
+The flow reuses atomate2's phonon jobs (`atomate2.common.jobs.phonons`: supercell size,
+phonopy displacements, one single-point job per symmetry-distinct displacement) with
+ssbflow's calculator makers plugged in, and ends with one ssbflow job that does the
+phonopy work once::
 
-    relax (CalcRelaxMaker) -> supercell size -> phonopy displacements
+    standard primitive cell -> relax (CalcRelaxMaker) -> supercell size
+      -> phonopy displacements
       -> one single-point job per symmetry-distinct displacement (runtime fan-out)
-      -> force constants, band structure, DOS (atomate2 PhononBSDOSDoc)
-      -> summarize_phonons: DOS on a q-mesh, Debye temperatures, mobile-ion band centre,
-         imaginary modes, heat capacity and entropy at 300 K, diffusion comparison
-         -> PhononDocument (result_type "phonons")
+      -> summarize_phonons: force constants, DOS on a q-mesh, band structure, Debye
+         temperatures, mobile-ion band centre, imaginary modes, heat capacity and entropy
+         at 300 K, diffusion comparison -> PhononDocument (result_type "phonons")
 
-Large arrays stay out of the summary: force constants and the band structure live in
-atomate2's document (JobStore ``data`` store), the DOS arrays of the summary go to the
-``data`` store as well (field ``dos_data``).
+atomate2's own last job (``generate_frequencies_eigenvectors``) is not used: it repeats the
+phonopy symmetry search, writes and re-parses band-structure and DOS YAML files, draws PDF
+plots and stores the full supercell force constants as nested lists, which together cost
+more than the force evaluations of a small cell. `summarize_phonons` builds one phonopy
+object, computes compact force constants, runs the q-mesh once (eigenvectors reused for
+the projections, the imaginary-mode search, the DOS and the thermal properties) and keeps
+every array in the JobStore ``data`` store (fields ``dos_data``, ``band_data``,
+``force_constants_data``), so the summary document stays lean.
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from jobflow import Flow, JobConfig, Maker, job
@@ -40,9 +47,6 @@ from ssbflow.calculators import check_calculator
 from ssbflow.errors import InputError
 from ssbflow.schemas import Provenance, ResultDocument
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
-
-if TYPE_CHECKING:
-    from atomate2.forcefields.flows.phonons import PhononMaker
 
 #: Species treated as mobile ions when none are named.
 DEFAULT_MOBILE_SPECIES: tuple[str, ...] = ("Li", "Na", "K")
@@ -78,6 +82,40 @@ class PhononDosData(BaseModel):
     )
     projected_sigma_THz: float | None = Field(None, description="Smearing of projected_dos")
     n_atoms_primitive: int = Field(..., description="Atoms per primitive cell (3N modes)")
+
+
+class PhononBandData(BaseModel):
+    """Band structure along phonopy's seekpath path (stored in the JobStore ``data`` store)."""
+
+    distances: list[list[float]] = Field(..., description="Path length per segment, 1/Å")
+    frequencies_THz: list[list[list[float]]] = Field(
+        ..., description="Per segment: (n_points, n_bands) frequencies, THz"
+    )
+    qpoints: list[list[list[float]]] = Field(
+        ..., description="Per segment: (n_points, 3) reduced q-points"
+    )
+    labels: list[str] = Field(default_factory=list, description="High-symmetry point labels")
+    path_connections: list[bool] = Field(
+        default_factory=list, description="Segment i connects to segment i + 1"
+    )
+
+
+class PhononForceConstantsData(BaseModel):
+    """Compact force constants (stored in the JobStore ``data`` store).
+
+    With the relaxed structure (``structures["relaxed"]``), ``supercell_matrix`` and
+    ``primitive_matrix`` they rebuild the phonopy object:
+    ``Phonopy(unitcell, supercell_matrix, primitive_matrix)`` then
+    ``phonon.force_constants = np.array(force_constants_eV_per_A2)``.
+    """
+
+    force_constants_eV_per_A2: list[list[list[list[float]]]] = Field(
+        ..., description="phonopy compact force constants, shape (n_primitive, n_super, 3, 3)"
+    )
+    supercell_matrix: list[list[int]]
+    primitive_matrix: list[list[float]]
+    displacement_A: float
+    symprec: float
 
 
 class DiffusionComparison(BaseModel):
@@ -130,10 +168,13 @@ class PhononDocument(ResultDocument):
     n_displacements: int | None = Field(None, description="Displaced supercells computed")
     definitions: dict[str, str] = Field(default_factory=lambda: dict(DEFINITIONS))
     diffusion_comparison: DiffusionComparison | None = None
-    phonopy_document_uuid: str | None = Field(
-        None, description="uuid of atomate2's PhononBSDOSDoc (force constants, band structure)"
-    )
     dos_data: PhononDosData | None = Field(None, description="DOS arrays (JobStore data store)")
+    band_data: PhononBandData | None = Field(
+        None, description="Band structure along a standard path (JobStore data store)"
+    )
+    force_constants_data: PhononForceConstantsData | None = Field(
+        None, description="Compact force constants (JobStore data store)"
+    )
 
 
 def default_mobile_species(structure: Structure) -> list[str]:
@@ -188,6 +229,28 @@ def _check_supercell(structure: Structure, min_length_A: float, max_atoms: int) 
     return n_atoms
 
 
+def relax_maker(
+    calculator_name: str = "chgnet",
+    calculator_kwargs: dict[str, Any] | None = None,
+    fmax_eV_per_A: float = 1e-3,
+) -> CalcRelaxMaker:
+    """Tight relaxation of positions and cell before the displacements.
+
+    The cell degrees of freedom use ASE's ``UnitCellFilter``: it reaches the same
+    zero-force, zero-stress structure as atomate2's default ``FrechetCellFilter``, whose
+    matrix exponential derivatives (nine ``expm_frechet`` calls per step) cost more than
+    a force evaluation of a small cell on a busy machine.
+    """
+    from ase.filters import UnitCellFilter
+
+    return CalcRelaxMaker(
+        name="phonon relax",
+        calculator_name=calculator_name,
+        calculator_kwargs=dict(calculator_kwargs or {}),
+        relax_kwargs={"fmax": fmax_eV_per_A, "cell_filter": UnitCellFilter},
+    )
+
+
 def displacement_maker(
     calculator_name: str = "chgnet", calculator_kwargs: dict[str, Any] | None = None
 ) -> CalcRelaxMaker:
@@ -221,11 +284,13 @@ def _mesh_list(mesh: tuple[int, int, int] | None) -> list[int] | None:
 class PhononFlowMaker(Maker):
     """Phonons → Debye temperatures, mobile-ion band centre, thermal properties.
 
-    Composes atomate2's phonon flow with ssbflow's calculator makers, so any named
-    calculator works; the calculator is the one of ``phonon_displacement_maker``. The
-    calculation starts from the standard primitive cell of the structure (atomate2's
+    Composes atomate2's phonon jobs (primitive cell, supercell size, displacements,
+    per-displacement fan-out) with ssbflow's calculator makers, so any named calculator
+    works; the calculator is the one of ``phonon_displacement_maker``. The calculation
+    starts from the standard primitive cell of the structure (atomate2's
     ``use_symmetrized_structure="primitive"``), which gives symmetric supercells and
-    the fewest displacements.
+    the fewest displacements. The force constants and everything derived from them are
+    computed by one job, `summarize_phonons`.
 
     Parameters
     ----------
@@ -260,12 +325,19 @@ class PhononFlowMaker(Maker):
         The low-frequency Debye fit uses ``0 < nu <= fraction * max frequency``.
     compare_diffusion
         Look up a stored diffusion result of the same formula and calculator.
+    symmetrize_force_constants
+        Impose translational invariance (acoustic sum rule) and index symmetry on the
+        force constants (phonopy's ``symmetrize_force_constants``). Noisy forces (SCF
+        tolerance, a net force drift) otherwise give spurious imaginary acoustic modes at
+        Γ; for exact forces it changes nothing.
+    band_structure
+        Also compute the band structure along phonopy's seekpath path (``band_data``).
+    band_points_per_segment
+        q-points per band-structure segment, end points included.
     """
 
     name: str = "phonons"
-    bulk_relax_maker: CalcRelaxMaker | None = field(
-        default_factory=lambda: CalcRelaxMaker(name="phonon relax", relax_kwargs={"fmax": 1e-3})
-    )
+    bulk_relax_maker: CalcRelaxMaker | None = field(default_factory=lambda: relax_maker())
     static_energy_maker: CalcStaticMaker | None = None
     phonon_displacement_maker: CalcRelaxMaker = field(default_factory=lambda: displacement_maker())
     supercell_min_length_A: float = 10.0
@@ -278,6 +350,9 @@ class PhononFlowMaker(Maker):
     imaginary_tolerance_THz: float = 0.05
     acoustic_fit_fraction: float = 0.2
     compare_diffusion: bool = True
+    symmetrize_force_constants: bool = True
+    band_structure: bool = True
+    band_points_per_segment: int = 51
 
     @classmethod
     def from_calculator(
@@ -289,18 +364,10 @@ class PhononFlowMaker(Maker):
     ) -> PhononFlowMaker:
         """A maker whose relaxation and displacement jobs use one calculator."""
         kwargs = dict(calculator_kwargs or {})
-        relax_maker = (
-            CalcRelaxMaker(
-                name="phonon relax",
-                calculator_name=calculator_name,
-                calculator_kwargs=kwargs,
-                relax_kwargs={"fmax": relax_fmax_eV_per_A},
-            )
-            if relax
-            else None
-        )
         return cls(
-            bulk_relax_maker=relax_maker,
+            bulk_relax_maker=(
+                relax_maker(calculator_name, kwargs, relax_fmax_eV_per_A) if relax else None
+            ),
             phonon_displacement_maker=displacement_maker(calculator_name, kwargs),
         )
 
@@ -313,30 +380,6 @@ class PhononFlowMaker(Maker):
     def calculator_kwargs(self) -> dict[str, Any]:
         """Calculator keyword arguments of the displacement jobs."""
         return dict(self.phonon_displacement_maker.calculator_kwargs)
-
-    def atomate2_maker(self) -> PhononMaker:
-        """atomate2's phonon flow maker with ssbflow's calculator makers plugged in."""
-        from atomate2.forcefields.flows.phonons import PhononMaker
-
-        return PhononMaker(
-            name=f"{self.name} (atomate2)",
-            displacement=self.displacement_A,
-            min_length=self.supercell_min_length_A,
-            get_supercell_size_kwargs={"max_atoms": self.supercell_max_atoms},
-            bulk_relax_maker=self.bulk_relax_maker,
-            static_energy_maker=self.static_energy_maker,
-            phonon_displacement_maker=self.phonon_displacement_maker,
-            born_maker=None,
-            create_thermal_displacements=False,
-            store_force_constants=True,
-            code="ase",
-            use_symmetrized_structure="primitive",
-            generate_frequencies_eigenvectors_kwargs={
-                "tstep": 100,
-                "npoints_band": 51,
-                "kpoint_density_dos": 1000,
-            },
-        )
 
     def make(self, structure: Structure) -> Flow:
         """Build the flow (computes nothing).
@@ -371,6 +414,10 @@ class PhononFlowMaker(Maker):
             raise InputError(
                 f"acoustic_fit_fraction must be in (0, 1), got {self.acoustic_fit_fraction}"
             )
+        if self.band_structure and self.band_points_per_segment < 2:
+            raise InputError(
+                f"band_points_per_segment must be at least 2, got {self.band_points_per_segment}"
+            )
         mesh = _mesh_list(self.mesh)
         n_atoms = _check_supercell(
             standard_primitive(structure), self.supercell_min_length_A, self.supercell_max_atoms
@@ -386,20 +433,70 @@ class PhononFlowMaker(Maker):
                     f"choose among {', '.join(elements)}"
                 )
 
-        phonon_flow = self.atomate2_maker().make(structure)
+        from atomate2 import SETTINGS
+        from atomate2.common.jobs.phonons import (
+            generate_phonon_displacements,
+            get_supercell_size,
+            run_phonon_displacements,
+        )
+        from atomate2.common.jobs.utils import structure_to_primitive
+
+        symprec = SETTINGS.PHONON_SYMPREC
+        primitive = structure_to_primitive(structure, symprec)
+        jobs = [primitive]
+        current = primitive.output
+        relax_uuid = static_uuid = None
+        if self.bulk_relax_maker is not None:
+            relax = self.bulk_relax_maker.make(current)
+            jobs.append(relax)
+            current, relax_uuid = relax.output.structure, relax.output.uuid
+        if self.static_energy_maker is not None:
+            static = self.static_energy_maker.make(current)
+            jobs.append(static)
+            static_uuid = static.output.uuid
+        # supercell size after the relaxation, so the relaxed cell meets the minimum length
+        supercell = get_supercell_size(
+            structure=current,
+            min_length=self.supercell_min_length_A,
+            max_length=None,
+            prefer_90_degrees=True,
+            allow_orthorhombic=False,
+            max_atoms=self.supercell_max_atoms,
+        )
+        displacements = generate_phonon_displacements(
+            structure=current,
+            supercell_matrix=supercell.output,
+            displacement=self.displacement_A,
+            sym_reduce=True,
+            symprec=symprec,
+            use_symmetrized_structure="primitive",
+            kpath_scheme="seekpath",
+            code="ase",
+        )
+        forces = run_phonon_displacements(
+            displacements=displacements.output,
+            structure=current,
+            supercell_matrix=supercell.output,
+            phonon_maker=self.phonon_displacement_maker,
+        )
+        jobs += [supercell, displacements, forces]
+
         settings = {
             k: v
             for k, v in asdict(self).items()
             if k not in {"bulk_relax_maker", "static_energy_maker", "phonon_displacement_maker"}
         }
         settings["estimated_supercell_atoms"] = n_atoms
+        settings["symprec"] = symprec
         summary = summarize_phonons(
-            structure=phonon_flow.output.structure,
-            force_constants=phonon_flow.output.force_constants,
-            supercell_matrix=phonon_flow.output.supercell_matrix,
-            primitive_matrix=phonon_flow.output.primitive_matrix,
-            phonopy_document_uuid=phonon_flow.output.uuid,
-            upstream_uuids=phonon_flow.output.uuids,
+            structure=current,
+            supercell_matrix=supercell.output,
+            displaced_structures=displacements.output,
+            forces_eV_per_A=forces.output["forces"],
+            displacement_uuids=forces.output["uuids"],
+            upstream_uuids=[u for u in (relax_uuid, static_uuid) if u is not None],
+            displacement_A=self.displacement_A,
+            symprec=symprec,
             calculator=calculator,
             calculator_kwargs=self.calculator_kwargs,
             mesh=mesh,
@@ -409,10 +506,13 @@ class PhononFlowMaker(Maker):
             imaginary_tolerance_THz=self.imaginary_tolerance_THz,
             acoustic_fit_fraction=self.acoustic_fit_fraction,
             compare_diffusion=self.compare_diffusion,
+            band_points_per_segment=self.band_points_per_segment if self.band_structure else 0,
+            symmetrize_force_constants=self.symmetrize_force_constants,
             settings=settings,
         )
         summary.name = f"{self.name} summary"
-        return Flow([phonon_flow, summary], output=summary.output, name=self.name)
+        jobs.append(summary)
+        return Flow(jobs, output=summary.output, name=self.name)
 
 
 def find_diffusion_result(store: Any, formula: str, calculator: str) -> dict | None:
@@ -435,22 +535,112 @@ def find_diffusion_result(store: Any, formula: str, calculator: str) -> dict | N
     return {"uuid": docs[0]["uuid"], **docs[0]["output"]}
 
 
-def _as_force_constants(value: Any) -> np.ndarray:
-    if isinstance(value, dict):
-        value = value.get("force_constants", value)
-    if hasattr(value, "force_constants"):
-        value = value.force_constants
-    return np.asarray(value, dtype=float)
+def _blas_threads(n: int) -> AbstractContextManager:
+    """Limit BLAS threads inside the block (no-op without threadpoolctl).
+
+    phonopy diagonalises thousands of small dynamical matrices; threaded BLAS on such
+    matrices only adds synchronisation, which on a busy machine costs more than the work.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
 
 
-@job(data=["dos_data"], config=JobConfig(expose_store=True))
+def displacement_dataset(
+    supercell_frac: np.ndarray,
+    lattice_A: np.ndarray,
+    displaced_frac: list[np.ndarray],
+    forces_eV_per_A: list[Any],
+    displacement_A: float,
+) -> dict[str, Any]:
+    """phonopy's type-1 displacement dataset from the displaced supercells that were computed.
+
+    Each displaced supercell must differ from the ideal one by exactly one atom moved by
+    ``displacement_A``; the displacement vector is read from the positions (minimum
+    image), so the force constants use exactly the displacements whose forces were
+    computed, without generating them a second time.
+
+    Parameters
+    ----------
+    supercell_frac
+        Shape ``(n, 3)``: fractional coordinates of the ideal supercell.
+    lattice_A
+        Shape ``(3, 3)``: supercell lattice vectors as rows, Å.
+    displaced_frac
+        ``n_disp`` arrays of shape ``(n, 3)``: fractional coordinates of the displaced
+        supercells, same atom order.
+    forces_eV_per_A
+        ``n_disp`` arrays of shape ``(n, 3)``: forces, eV/Å.
+    displacement_A
+        Expected displacement amplitude, Å.
+
+    Returns
+    -------
+    dict
+        ``{"natom": n, "first_atoms": [{"number", "displacement", "forces"}, ...]}``.
+
+    Raises
+    ------
+    ValueError
+        When the counts or shapes disagree, or a supercell is not a single-atom
+        displacement of ``displacement_A``.
+    """
+    n_atoms = len(supercell_frac)
+    if len(displaced_frac) != len(forces_eV_per_A) or not displaced_frac:
+        raise ValueError(
+            f"{len(displaced_frac)} displaced supercells but {len(forces_eV_per_A)} force sets"
+        )
+    first_atoms = []
+    for index, (frac, forces) in enumerate(zip(displaced_frac, forces_eV_per_A, strict=True)):
+        frac = np.asarray(frac, dtype=float)
+        forces = np.asarray(forces, dtype=float)
+        if frac.shape != (n_atoms, 3) or forces.shape != (n_atoms, 3):
+            raise ValueError(
+                f"displaced supercell {index + 1} has shape {frac.shape} and forces "
+                f"{forces.shape}; expected ({n_atoms}, 3) for both"
+            )
+        delta = frac - supercell_frac
+        delta -= np.rint(delta)
+        cart = delta @ lattice_A
+        norms = np.linalg.norm(cart, axis=1)
+        moved = int(np.argmax(norms))
+        others = np.delete(norms, moved)
+        if abs(norms[moved] - displacement_A) > 1e-6 or (others.size and others.max() > 1e-8):
+            raise ValueError(
+                f"displaced supercell {index + 1} is not one atom moved by {displacement_A} Å "
+                f"(largest move {norms[moved]:.3g} Å, next {others.max(initial=0.0):.3g} Å)"
+            )
+        first_atoms.append({"number": moved, "displacement": cart[moved], "forces": forces})
+    return {"natom": n_atoms, "first_atoms": first_atoms}
+
+
+def _band_data(phonon: Any, points_per_segment: int) -> PhononBandData:
+    phonon.auto_band_structure(npoints=points_per_segment)
+    bands = phonon.band_structure
+    return PhononBandData(
+        distances=[np.asarray(d).tolist() for d in bands.distances],
+        frequencies_THz=[np.asarray(f).tolist() for f in bands.frequencies],
+        qpoints=[np.asarray(q).tolist() for q in bands.qpoints],
+        labels=[str(label) for label in (bands.labels or [])],
+        path_connections=[bool(c) for c in bands.path_connections],
+    )
+
+
+@job(
+    data=["dos_data", "band_data", "force_constants_data"],
+    config=JobConfig(expose_store=True),
+)
 def summarize_phonons(
     structure: Structure,
-    force_constants: Any,
     supercell_matrix: list[list[float]],
-    primitive_matrix: list[list[float]],
-    phonopy_document_uuid: str,
-    upstream_uuids: Any,
+    displaced_structures: list[Structure],
+    forces_eV_per_A: list[Any],
+    displacement_uuids: list[str],
+    upstream_uuids: list[str],
+    displacement_A: float,
+    symprec: float,
     calculator: str,
     calculator_kwargs: dict[str, Any],
     mesh: list[int] | None,
@@ -460,21 +650,87 @@ def summarize_phonons(
     imaginary_tolerance_THz: float,
     acoustic_fit_fraction: float,
     compare_diffusion: bool,
+    band_points_per_segment: int,
+    symmetrize_force_constants: bool,
     settings: dict[str, Any],
 ) -> PhononDocument:
-    """Phonopy DOS on a q-mesh from atomate2's force constants → `PhononDocument`."""
+    """Force constants, DOS, band structure and summary numbers → `PhononDocument`.
+
+    One phonopy object is built (one symmetry search); the q-mesh is run once with
+    eigenvectors and reused for the imaginary modes, projections, total DOS (tetrahedron
+    method) and thermal properties. ``band_points_per_segment=0`` skips the band structure.
+    """
+    with _blas_threads(1):
+        return _summarize(
+            structure=structure,
+            supercell_matrix=supercell_matrix,
+            displaced_structures=displaced_structures,
+            forces_eV_per_A=forces_eV_per_A,
+            displacement_uuids=displacement_uuids,
+            upstream_uuids=upstream_uuids,
+            displacement_A=displacement_A,
+            symprec=symprec,
+            calculator=calculator,
+            calculator_kwargs=calculator_kwargs,
+            mesh=mesh,
+            mesh_length_A=mesh_length_A,
+            mobile_species=mobile_species,
+            strict=strict,
+            imaginary_tolerance_THz=imaginary_tolerance_THz,
+            acoustic_fit_fraction=acoustic_fit_fraction,
+            compare_diffusion=compare_diffusion,
+            band_points_per_segment=band_points_per_segment,
+            symmetrize_force_constants=symmetrize_force_constants,
+            settings=settings,
+        )
+
+
+def _summarize(
+    structure: Structure,
+    supercell_matrix: list[list[float]],
+    displaced_structures: list[Structure],
+    forces_eV_per_A: list[Any],
+    displacement_uuids: list[str],
+    upstream_uuids: list[str],
+    displacement_A: float,
+    symprec: float,
+    calculator: str,
+    calculator_kwargs: dict[str, Any],
+    mesh: list[int] | None,
+    mesh_length_A: float,
+    mobile_species: list[str],
+    strict: bool,
+    imaginary_tolerance_THz: float,
+    acoustic_fit_fraction: float,
+    compare_diffusion: bool,
+    band_points_per_segment: int,
+    symmetrize_force_constants: bool,
+    settings: dict[str, Any],
+) -> PhononDocument:
     from jobflow import CURRENT_JOB
     from phonopy import Phonopy
     from pymatgen.io.phonopy import get_phonopy_structure
 
     if isinstance(structure, dict):
         structure = Structure.from_dict(structure)
+    displaced = [Structure.from_dict(d) if isinstance(d, dict) else d for d in displaced_structures]
+    primitive_matrix = np.eye(3)  # the flow starts from the standard primitive cell
     phonon = Phonopy(
         get_phonopy_structure(structure),
-        supercell_matrix=np.array(supercell_matrix),
-        primitive_matrix=np.array(primitive_matrix),
+        supercell_matrix=np.rint(np.array(supercell_matrix)).astype(int),
+        primitive_matrix=primitive_matrix,
+        symprec=symprec,
     )
-    phonon.force_constants = _as_force_constants(force_constants)
+    phonon.dataset = displacement_dataset(
+        np.asarray(phonon.supercell.scaled_positions),
+        np.asarray(phonon.supercell.cell),
+        [s.frac_coords for s in displaced],
+        forces_eV_per_A,
+        displacement_A,
+    )
+    phonon.produce_force_constants(calculate_full_force_constants=False, show_drift=False)
+    if symmetrize_force_constants:
+        phonon.symmetrize_force_constants()
     # symmetry-reduced Γ-centred mesh: per-species projections are symmetry invariant
     phonon.run_mesh(
         mesh if mesh is not None else mesh_length_A,
@@ -502,12 +758,14 @@ def summarize_phonons(
     formula_units_per_cell = len(symbols) / structure.composition.reduced_composition.num_atoms
 
     formula = structure.composition.reduced_formula
-    uuids = (
-        dict(upstream_uuids or {})
-        if not isinstance(upstream_uuids, BaseModel)
-        else (upstream_uuids.model_dump())
+    band_data = _band_data(phonon, band_points_per_segment) if band_points_per_segment else None
+    force_constants_data = PhononForceConstantsData(
+        force_constants_eV_per_A2=np.asarray(phonon.force_constants).tolist(),
+        supercell_matrix=np.asarray(phonon.supercell_matrix).astype(int).tolist(),
+        primitive_matrix=primitive_matrix.tolist(),
+        displacement_A=displacement_A,
+        symprec=symprec,
     )
-    displacement_uuids = list(uuids.get("displacements_uuids") or [])
     warnings: list[str] = []
     if imag.unstable:
         warnings.append(
@@ -522,9 +780,7 @@ def summarize_phonons(
             calculator,
             calculator_kwargs,
             settings=settings,
-            upstream_uuids=[
-                u for u in [uuids.get("optimization_run_uuid"), phonopy_document_uuid] if u
-            ],
+            upstream_uuids=[*upstream_uuids, *displacement_uuids],
         ),
         "structures": {"relaxed": structure},
         "mobile_species": mobile_species,
@@ -540,7 +796,8 @@ def summarize_phonons(
         "supercell_matrix": np.rint(np.array(supercell_matrix)).astype(int).tolist(),
         "n_atoms_supercell": len(phonon.supercell),
         "n_displacements": len(displacement_uuids) or None,
-        "phonopy_document_uuid": phonopy_document_uuid,
+        "band_data": band_data,
+        "force_constants_data": force_constants_data,
         "warnings": warnings,
     }
     if strict and imag.unstable:
