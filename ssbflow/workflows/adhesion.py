@@ -884,6 +884,13 @@ def summarize_adhesion(
         best = max(relaxed_ok, key=lambda r: r.work_of_adhesion_J_per_m2)
         doc.selection_criterion = "largest relaxed W_ad (γ_int unavailable)"
     rc = relaxed_by_label[best.label]
+    for r in relaxed_ok:
+        if r.interface_energy_J_per_m2 is not None and r.interface_energy_J_per_m2 < 0:
+            warnings.append(
+                f"{r.label}: negative interface energy ({r.interface_energy_J_per_m2:.2f} J/m²): "
+                f"the {r.electrolyte_termination} termination is not stable against the metal "
+                "(the metal completes or reduces it); treat this contact as reactive"
+            )
     doc.selected_label = best.label
     doc.work_of_adhesion_J_per_m2 = best.work_of_adhesion_J_per_m2
     doc.work_of_adhesion_ideal_J_per_m2 = best.work_of_adhesion_ideal_J_per_m2
