@@ -1,0 +1,197 @@
+"""Benchmark: the default adhesion study (Li(100) on Li2O(111), CHGNet) on this machine.
+
+Reports, from one run:
+
+- wall time of the full study (all termination pairs and registries for one pair of
+  Miller indices), and the time spent inside the calculator (every ``calculate`` call of
+  the ASE calculator class is timed), so the share spent outside it — orchestration,
+  serialisation, the store and I/O — is measured rather than estimated;
+- force evaluations of the screened study against **relaxing every candidate in full**
+  (interface + both slab references of every termination × registry), measured in the
+  same process, same calculator, same settings.
+
+Usage: ``python benchmarks/adhesion.py [--skip-full-relax] [--calculator chgnet]``.
+Writes ``benchmarks/results/adhesion.json`` and ``adhesion.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+class CalcTimer:
+    """Time and count every ``calculate`` call of one calculator class."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls, self.calls, self.seconds = cls, 0, 0.0
+        self._orig = cls.calculate
+
+    def __enter__(self) -> CalcTimer:
+        timer = self
+
+        def timed(calc, *args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return timer._orig(calc, *args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - t0
+                timer.calls += 1
+
+        self.cls.calculate = timed
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cls.calculate = self._orig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calculator", default="chgnet")
+    parser.add_argument("--skip-full-relax", action="store_true")
+    args = parser.parse_args()
+
+    from ssbflow.calculators import get_calculator
+    from ssbflow.commands._common import load_output
+    from ssbflow.runner import run_flow
+    from ssbflow.settings import get_settings
+    from ssbflow.structures.interfaces import build_interface_candidates
+    from ssbflow.structures.library import get_phase
+    from ssbflow.workflows.adhesion import AdhesionMaker, default_gap_A
+
+    tmp = Path(tempfile.mkdtemp(prefix="ssbflow-bench-"))
+    settings = get_settings(data_dir=tmp / "data")
+    li, li2o = get_phase("Li"), get_phase("Li2O")
+    calc = get_calculator(args.calculator)  # model load is not part of the study
+    maker = AdhesionMaker.from_calculator(args.calculator)
+
+    with CalcTimer(type(calc)) as timer:
+        t0 = time.perf_counter()
+        flow = maker.make(li, li2o, "Li", "Li2O")
+        run_flow(flow, settings, work_dir=tmp / "runs", progress=False)
+        wall = time.perf_counter() - t0
+    doc = load_output(settings, flow.jobs[-1].uuid)
+    study = {
+        "wall_s": wall,
+        "calculator_s": timer.seconds,
+        "calculator_calls": timer.calls,
+        "outside_calculator_fraction": 1 - timer.seconds / wall,
+        "n_candidates": doc["n_candidates"],
+        "n_relaxed": doc["n_relaxed"],
+        "status": doc["status"],
+        "work_of_adhesion_J_per_m2": doc["work_of_adhesion_J_per_m2"],
+        "work_of_adhesion_ideal_J_per_m2": doc["work_of_adhesion_ideal_J_per_m2"],
+        "interface_energy_J_per_m2": doc["interface_energy_J_per_m2"],
+        "metal_surface_energy_J_per_m2": doc["metal_surface_energy_J_per_m2"],
+        "contact_angle_deg": doc["contact_angle_deg"],
+        "n_atoms": doc["n_atoms"],
+        "strain_percent": doc["strain_percent"],
+        "candidates": [
+            {
+                k: c[k]
+                for k in ("label", "electrolyte_termination", "status", "work_of_adhesion_J_per_m2")
+            }
+            for c in doc["candidates"]
+        ],
+    }
+
+    full = None
+    if not args.skip_full_relax:
+        # The alternative without screening: relax interface + both references of every
+        # candidate (references once per termination pair, as they do not depend on the
+        # registry), with the same relax settings; bulk and metal surface steps are the
+        # same in both and are not repeated here.
+        from pymatgen.core import Structure
+
+        from ssbflow.store import get_jobstore
+
+        store = get_jobstore(settings)
+        store.connect()
+        relaxed = {
+            name: Structure.from_dict(
+                store.query_one({"name": f"bulk relax {name}"}, load=True)["output"]["structure"]
+            )
+            for name in ("Li", "Li2O")
+        }
+        store.close()
+        # the same candidates as the study: built from the study's relaxed bulks
+        cands = build_interface_candidates(
+            relaxed["Li"],
+            relaxed["Li2O"],
+            **{
+                **maker.candidate_kwargs(),
+                "gap_A": default_gap_A(relaxed["Li"], relaxed["Li2O"]),
+            },
+        )
+        from dataclasses import replace
+
+        # same settings as the flow's relaxations; do not write atomate2's
+        # final_atoms_object.xyz into the current directory
+        relax = replace(
+            maker.relax_maker,
+            relax_kwargs={**maker.relax_maker.relax_kwargs, "final_atoms_object_file": None},
+        )
+        with CalcTimer(type(calc)) as t_full:
+            t1 = time.perf_counter()
+            seen = set()
+            for cand in cands:
+                relax.run_ase(cand.interface)
+                key = (cand.match_index, cand.metal_termination, cand.electrolyte_termination)
+                if key not in seen:
+                    seen.add(key)
+                    relax.run_ase(cand.metal_slab)
+                    relax.run_ase(cand.electrolyte_slab)
+            full_wall = time.perf_counter() - t1
+        full = {
+            "wall_s": full_wall,
+            "calculator_calls": t_full.calls,
+            "n_candidates": len(cands),
+        }
+
+    RESULTS.mkdir(exist_ok=True)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
+        "calculator": args.calculator,
+        "system": "Li(100) / Li2O(111)",
+        "study": study,
+        "relax_every_candidate": full,
+    }
+    if full:
+        result["force_evaluation_ratio_full_over_screened"] = full["calculator_calls"] / max(
+            timer.calls, 1
+        )
+    (RESULTS / "adhesion.json").write_text(json.dumps(result, indent=2, default=str))
+    lines = [
+        f"# Adhesion benchmark: {result['system']}, {args.calculator}",
+        "",
+        f"load average at end: {result['machine']['load_avg_1min']:.2f} on {os.cpu_count()} cores",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| wall time, full study | {wall:.0f} s |",
+        f"| time in calculator | {timer.seconds:.0f} s ({timer.calls} calls) |",
+        f"| outside calculator | {100 * study['outside_calculator_fraction']:.1f} % |",
+        f"| candidates (terminations × registries) | {study['n_candidates']} |",
+        f"| relaxed | {study['n_relaxed']} |",
+        f"| W_ad relaxed / ideal | {study['work_of_adhesion_J_per_m2']} / {study['work_of_adhesion_ideal_J_per_m2']} J/m² |",
+        f"| γ_int, γ_Li | {study['interface_energy_J_per_m2']} / {study['metal_surface_energy_J_per_m2']} J/m² |",
+        f"| θ | {study['contact_angle_deg']} ° |",
+    ]
+    if full:
+        lines += [
+            f"| relax every candidate: force calls | {full['calculator_calls']} ({full['wall_s']:.0f} s) |",
+            f"| screened study: force calls (all stages) | {timer.calls} |",
+            f"| ratio full / screened | {result['force_evaluation_ratio_full_over_screened']:.2f} |",
+        ]
+    (RESULTS / "adhesion.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
