@@ -103,10 +103,10 @@ def main() -> None:
 
     full = None
     if not args.skip_full_relax:
-        # The alternative without screening: relax interface + both references of every
-        # candidate (references once per termination pair, as they do not depend on the
-        # registry), with the same relax settings; bulk and metal surface steps are the
-        # same in both and are not repeated here.
+        # The alternative without screening: the same bulk relaxations and metal slab
+        # series, then relax the interface and both references of every candidate
+        # (references once per termination pair: they do not depend on the registry),
+        # with the same relax settings, the same calculator and in the same process.
         from pymatgen.core import Structure
 
         from ssbflow.store import get_jobstore
@@ -137,8 +137,26 @@ def main() -> None:
             maker.relax_maker,
             relax_kwargs={**maker.relax_maker.relax_kwargs, "final_atoms_object_file": None},
         )
+        from ssbflow.structures.slabs import slab_series
+
+        no_file = {"final_atoms_object_file": None}
+        bulk_relax = replace(
+            maker.bulk_relax_maker,
+            relax_kwargs={**maker.bulk_relax_maker.relax_kwargs, **no_file},
+        )
+        slab_relax = replace(
+            maker.surface_energy_maker.relax_maker,
+            relax_kwargs={**maker.surface_energy_maker.relax_maker.relax_kwargs, **no_file},
+        )
         with CalcTimer(type(calc)) as t_full:
             t1 = time.perf_counter()
+            # the steps both strategies share: bulk relaxations and the metal slab series
+            bulk_relax.run_ase(li)
+            bulk_relax.run_ase(li2o)
+            for info in slab_series(
+                relaxed["Li"], maker.metal_miller, maker.surface_energy_maker.layers
+            ):
+                slab_relax.run_ase(Structure.from_sites(info.slab.sites))
             seen = set()
             for cand in cands:
                 relax.run_ase(cand.interface)

@@ -14,7 +14,7 @@ from jobflow import Flow, Job, JobStore, run_locally
 from rich.console import Console
 
 from ssbflow.settings import SsbflowSettings
-from ssbflow.store import get_jobstore
+from ssbflow.store import cached_jobstore, get_jobstore
 
 #: Progress and messages go to stderr, so that ``--json`` output on stdout stays clean.
 stderr_console = Console(stderr=True)
@@ -101,7 +101,9 @@ def run_flow(
     FlowFailedError
         If a job raised; the message names the job and the error.
     """
-    store = store or get_jobstore(settings)
+    # jobflow re-reads every job's inputs from the store: keep this run's documents in
+    # memory as well (every write still goes to the persistent store at once)
+    store = cached_jobstore(store or get_jobstore(settings))
     root = work_dir or settings.data_dir / "runs"
     root.mkdir(parents=True, exist_ok=True)
     # Calculators and libraries print banners; keep stdout for the command's own output.

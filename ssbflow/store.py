@@ -12,7 +12,8 @@ other code changes.
 from __future__ import annotations
 
 from jobflow import JobStore
-from maggma.stores import MongoURIStore, MontyStore
+from maggma.core import Store
+from maggma.stores import MemoryStore, MongoURIStore, MontyStore
 
 from ssbflow.settings import SsbflowSettings
 
@@ -51,3 +52,86 @@ def describe_store(settings: SsbflowSettings) -> str:
     if settings.uses_mongodb:
         return f"MongoDB database '{settings.database}' (URI from settings, not shown)"
     return f"embedded store in {settings.data_dir / 'results'}"
+
+
+class WriteThroughStore(Store):
+    """An in-memory copy in front of a persistent store, for one local run.
+
+    Every write goes to both, so the persistent store is always complete (a crash loses
+    nothing that finished). Reads are answered from memory when it has a match and from
+    the persistent store otherwise (documents written by earlier runs or other
+    processes). jobflow resolves every job's inputs by querying the store; the embedded
+    MontyStore decodes every stored document for each query, so without this cache the
+    cost of a run grows with the size of the whole results database.
+    """
+
+    def __init__(self, backing: Store) -> None:
+        self.backing = backing
+        self.memory = MemoryStore(f"cache-{backing.name}")
+        self.key = backing.key
+        self.last_updated_field = backing.last_updated_field
+        self.last_updated_type = backing.last_updated_type
+        self.validator = None
+
+    @property
+    def name(self) -> str:
+        return f"cached {self.backing.name}"
+
+    @property
+    def _collection(self):
+        return self.backing._collection
+
+    def connect(self, force_reset: bool = False) -> None:
+        self.backing.connect(force_reset=force_reset)
+        self.memory.connect(force_reset=force_reset)
+
+    def close(self) -> None:
+        self.backing.close()
+        self.memory.close()
+
+    def count(self, criteria: dict | None = None) -> int:
+        return self.backing.count(criteria)
+
+    def query(self, criteria=None, properties=None, sort=None, skip=0, limit=0):
+        kwargs = {"criteria": criteria, "sort": sort, "skip": skip, "limit": limit}
+        props = list(properties) if isinstance(properties, list | tuple) else properties
+        found = list(self.memory.query(properties=props, **kwargs))
+        if found:
+            yield from found
+            return
+        yield from self.backing.query(properties=properties, **kwargs)
+
+    def update(self, docs, key=None) -> None:
+        self.backing.update(docs, key=key)
+        self.memory.update(docs, key=key)
+
+    def ensure_index(self, key: str, unique: bool = False) -> bool:
+        return self.backing.ensure_index(key, unique)
+
+    def groupby(self, keys, criteria=None, properties=None, sort=None, skip=0, limit=0):
+        return self.backing.groupby(
+            keys, criteria=criteria, properties=properties, sort=sort, skip=skip, limit=limit
+        )
+
+    def remove_docs(self, criteria: dict) -> None:
+        self.backing.remove_docs(criteria)
+        self.memory.remove_docs(criteria)
+
+    def distinct(self, field, criteria=None, all_exist=False):
+        return self.backing.distinct(field, criteria=criteria, all_exist=all_exist)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WriteThroughStore) and self.backing == other.backing
+
+    def __hash__(self) -> int:
+        return hash(("write-through", self.backing.name))
+
+
+def cached_jobstore(store: JobStore) -> JobStore:
+    """The same JobStore with a `WriteThroughStore` in front of each of its stores."""
+    return JobStore(
+        WriteThroughStore(store.docs_store),
+        additional_stores={k: WriteThroughStore(v) for k, v in store.additional_stores.items()},
+        save=store.save,
+        load=store.load,
+    )

@@ -143,3 +143,24 @@ def test_sevennet_loads_offline_and_agrees_with_chgnet():
     # two must agree (PBE: about -1.9 eV/atom); oxides differ by CHGNet's O correction
     assert energies["sevennet"] == pytest.approx(energies["chgnet"], abs=0.05)
     assert -2.1 < energies["chgnet"] < -1.7
+
+
+def test_write_through_store_persists_and_falls_back(settings):
+    from ssbflow.store import cached_jobstore
+
+    plain = get_jobstore(settings)
+    plain.connect()
+    plain.update({"uuid": "old", "index": 1, "output": 1})
+    cached = cached_jobstore(get_jobstore(settings))
+    cached.connect()
+    cached.update({"uuid": "new", "index": 1, "output": 2})
+    cached.update({"uuid": "new", "index": 2, "output": 3})
+    # reads: this run's documents from memory, older ones from the persistent store
+    assert cached.get_output("new") == 3
+    assert cached.get_output("new", which=1) == 2
+    assert cached.get_output("old") == 1
+    # writes: already in the persistent store, seen by a fresh store
+    fresh = get_jobstore(settings)
+    fresh.connect()
+    assert fresh.get_output("new") == 3
+    assert fresh.count({"uuid": "new"}) == 2
