@@ -1,9 +1,10 @@
 """The results database: one jobflow JobStore, embedded or MongoDB.
 
-The embedded default keeps two maggma ``MontyStore`` collections (documents and the
-``data`` store for trajectories and large arrays) in SQLite files under
-``settings.data_dir / "results"``. SQLite gives cross-process locking, so a local run,
-a FireWorks worker and ``ssbflow results`` on the same machine see one database.
+The embedded default keeps two collections (documents, and the ``data`` store for
+trajectories and large arrays) in one SQLite file, ``settings.data_dir / "results" /
+"ssbflow.sqlite"`` (`ssbflow.sqlite_store.SQLiteStore`, indexed by uuid and blob_uuid).
+SQLite gives cross-process locking, so a local run, FireWorks workers and ``ssbflow
+results`` on the same machine see one database.
 
 With ``settings.mongodb_uri`` set, the same two collections live in MongoDB instead; no
 other code changes.
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MemoryStore, MongoURIStore, MontyStore
+from maggma.stores import MemoryStore, MongoURIStore
 
 from ssbflow.settings import SsbflowSettings
+from ssbflow.sqlite_store import SQLiteStore
 
 DOCS_COLLECTION = "outputs"
 DATA_COLLECTION = "outputs_data"
@@ -40,10 +42,9 @@ def get_jobstore(settings: SsbflowSettings) -> JobStore:
         docs = MongoURIStore(uri, collection_name=DOCS_COLLECTION, database=settings.database)
         data = MongoURIStore(uri, collection_name=DATA_COLLECTION, database=settings.database)
     else:
-        path = settings.data_dir / "results"
-        path.mkdir(parents=True, exist_ok=True)
-        docs = MontyStore(DOCS_COLLECTION, database_path=str(path), storage="sqlite")
-        data = MontyStore(DATA_COLLECTION, database_path=str(path), storage="sqlite")
+        path = settings.data_dir / "results" / "ssbflow.sqlite"
+        docs = SQLiteStore(str(path), DOCS_COLLECTION, key=["uuid", "index"])
+        data = SQLiteStore(str(path), DATA_COLLECTION, key="blob_uuid")
     return JobStore(docs, additional_stores={"data": data})
 
 
@@ -60,9 +61,8 @@ class WriteThroughStore(Store):
     Every write goes to both, so the persistent store is always complete (a crash loses
     nothing that finished). Reads are answered from memory when it has a match and from
     the persistent store otherwise (documents written by earlier runs or other
-    processes). jobflow resolves every job's inputs by querying the store; the embedded
-    MontyStore decodes every stored document for each query, so without this cache the
-    cost of a run grows with the size of the whole results database.
+    processes). jobflow resolves every input of every job by querying the store; keeping
+    this run's documents in memory avoids re-reading and re-decoding them each time.
     """
 
     def __init__(self, backing: Store) -> None:
