@@ -24,7 +24,9 @@ every array in the JobStore ``data`` store (fields ``dos_data``, ``band_data``,
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -548,6 +550,17 @@ def _blas_threads(n: int) -> AbstractContextManager:
     return threadpool_limits(limits=n, user_api="blas")
 
 
+def _one_blas_thread(func: Callable) -> Callable:
+    """Run ``func`` with BLAS limited to one thread (see `_blas_threads`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _blas_threads(1):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def displacement_dataset(
     supercell_frac: np.ndarray,
     lattice_A: np.ndarray,
@@ -632,6 +645,7 @@ def _band_data(phonon: Any, points_per_segment: int) -> PhononBandData:
     data=["dos_data", "band_data", "force_constants_data"],
     config=JobConfig(expose_store=True),
 )
+@_one_blas_thread
 def summarize_phonons(
     structure: Structure,
     supercell_matrix: list[list[float]],
@@ -660,53 +674,6 @@ def summarize_phonons(
     eigenvectors and reused for the imaginary modes, projections, total DOS (tetrahedron
     method) and thermal properties. ``band_points_per_segment=0`` skips the band structure.
     """
-    with _blas_threads(1):
-        return _summarize(
-            structure=structure,
-            supercell_matrix=supercell_matrix,
-            displaced_structures=displaced_structures,
-            forces_eV_per_A=forces_eV_per_A,
-            displacement_uuids=displacement_uuids,
-            upstream_uuids=upstream_uuids,
-            displacement_A=displacement_A,
-            symprec=symprec,
-            calculator=calculator,
-            calculator_kwargs=calculator_kwargs,
-            mesh=mesh,
-            mesh_length_A=mesh_length_A,
-            mobile_species=mobile_species,
-            strict=strict,
-            imaginary_tolerance_THz=imaginary_tolerance_THz,
-            acoustic_fit_fraction=acoustic_fit_fraction,
-            compare_diffusion=compare_diffusion,
-            band_points_per_segment=band_points_per_segment,
-            symmetrize_force_constants=symmetrize_force_constants,
-            settings=settings,
-        )
-
-
-def _summarize(
-    structure: Structure,
-    supercell_matrix: list[list[float]],
-    displaced_structures: list[Structure],
-    forces_eV_per_A: list[Any],
-    displacement_uuids: list[str],
-    upstream_uuids: list[str],
-    displacement_A: float,
-    symprec: float,
-    calculator: str,
-    calculator_kwargs: dict[str, Any],
-    mesh: list[int] | None,
-    mesh_length_A: float,
-    mobile_species: list[str],
-    strict: bool,
-    imaginary_tolerance_THz: float,
-    acoustic_fit_fraction: float,
-    compare_diffusion: bool,
-    band_points_per_segment: int,
-    symmetrize_force_constants: bool,
-    settings: dict[str, Any],
-) -> PhononDocument:
     from jobflow import CURRENT_JOB
     from phonopy import Phonopy
     from pymatgen.io.phonopy import get_phonopy_structure
