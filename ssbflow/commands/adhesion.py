@@ -132,6 +132,8 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
             c["status"],
         )
     console.print(cands)
+    for warning in doc.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     console.print(f"uuid: {uuid}")
     if written:
         console.print(f"structures written to {written[0].parent}")
