@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from test_adhesion_flow import EMT_ARGS
 
 TESTS_DIR = Path(__file__).resolve().parent
 SECRET = "hunter2-s3cret-Pa55"
@@ -513,31 +514,12 @@ def _write_fcc(path: Path, element: str, a: float) -> Path:
 
 
 #: A small EMT Ag/Cu study (the settings of tests/test_adhesion_flow.py, one candidate).
-ADHESION_ARGS = [
-    "--metal-miller",
-    "1,1,1",
-    "--electrolyte-miller",
-    "1,1,1",
-    "--calculator",
-    "emt",
-    "--max-area",
-    "100",
-    "--max-atoms",
-    "200",
-    "--registry-grid",
-    "1",
-    "--n-relax",
-    "1",
-]
+ADHESION_ARGS = [*EMT_ARGS, "--registry-grid", "1", "--n-relax", "1"]
 
 
 @pytest.mark.slow
 def test_adhesion_through_fireworks_equals_local_run(tmp_path, run_cli):
     """The EMT adhesion study: submit, worker and results in three processes == run_locally."""
-    import importlib.util
-
-    if importlib.util.find_spec("ssbflow.commands.adhesion") is None:
-        pytest.skip("ssbflow.commands.adhesion is not written yet (lead's module)")
     cu = _write_fcc(tmp_path / "Cu.cif", "Cu", 3.61)
     ag = _write_fcc(tmp_path / "Ag.cif", "Ag", 4.09)
     study = ["adhesion", ag, cu, *ADHESION_ARGS]
