@@ -214,3 +214,45 @@ def test_bad_input_subprocess_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
+
+
+def _homo_interface(calculator: str, kwargs: dict, element: str, a: float, layers: int):
+    from ssbflow.commands._common import load_output
+    from ssbflow.runner import run_flow
+    from ssbflow.settings import get_settings
+    from ssbflow.workflows.adhesion import AdhesionMaker
+
+    bulk = Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [element], [[0, 0, 0]])
+    maker = AdhesionMaker.from_calculator(
+        calculator,
+        kwargs,
+        metal_miller=(1, 1, 1),
+        electrolyte_miller=(1, 1, 1),
+        max_area_A2=30,
+        max_atoms=40,
+        metal_layers=layers,
+        electrolyte_layers=layers,
+        registry_grid=3,  # the 3×3 grid contains the fcc stacking site (1/3, 2/3)
+        n_relax=1,
+        n_fixed_planes=1,
+    )
+    maker.surface_energy_maker.layers = (layers, layers + 1, layers + 2)
+    settings = get_settings()
+    flow = maker.make(bulk, bulk)
+    run_flow(flow, settings, progress=False)
+    return load_output(settings, flow.jobs[-1].uuid)
+
+
+def test_homo_interface_is_bulk_like_emt():
+    """Cu(111) on Cu(111): the best registry restores the bulk, so W_ad = 2γ, γ_int = 0."""
+    doc = _homo_interface("emt", {}, "Cu", 3.61, 3)
+    assert doc["status"] == "successful"
+    gamma = doc["metal_surface_energy_J_per_m2"]
+    assert doc["work_of_adhesion_J_per_m2"] == pytest.approx(2 * gamma, rel=0.03)
+    assert abs(doc["interface_energy_J_per_m2"]) < 0.05
+    assert doc["contact_angle_deg"] < 15  # W_ad ≈ 2γ: (nearly) perfect wetting
+    rigid = {
+        c["label"]: c["work_of_adhesion_ideal_initial_gap_J_per_m2"] for c in doc["candidates"]
+    }
+    # atop stacking (registry 0) binds far less than the best (hollow) registry
+    assert rigid["m0-t0-r0"] < 0.5 * max(rigid.values())

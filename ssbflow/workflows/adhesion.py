@@ -456,8 +456,10 @@ def _metal_rich_chemical_potentials(
     """μ for a slab made of k bulk units plus/minus metal-element atoms (else None)."""
     bulk_comp = electrolyte_bulk.composition
     others = [el.symbol for el in bulk_comp.elements if el.symbol != metal_element]
-    if not others:
-        return None
+    if not others:  # the "electrolyte" is the metal itself (homo-interfaces, tests)
+        if set(el.symbol for el in slab_composition.elements) != {metal_element}:
+            return None
+        return {metal_element: electrolyte_energy_eV / bulk_comp.num_atoms}
     ref = others[0]
     k = slab_composition[ref] / bulk_comp[ref]
     for el in others:
