@@ -195,8 +195,6 @@ def register(app: typer.Typer) -> None:
                 f"METAL '{metal}' ({metal_s.composition.reduced_formula}) is not a metal; "
                 "give a metal such as Li, Na or K first, then the electrolyte"
             )
-        if is_metal(electrolyte_s):
-            pass  # metal/metal studies (e.g. Ag on Cu) are allowed
         calc = calculator or settings.default_calculator
         kwargs = parse_calculator_kwargs(calculator_kwargs)
         elements = {el.symbol for s in (metal_s, electrolyte_s) for el in s.composition.elements}
@@ -228,7 +226,7 @@ def register(app: typer.Typer) -> None:
         from ssbflow.runner import FlowFailedError
 
         try:
-            responses = run_or_submit(ctx, flow, settings, progress=not as_json or True)
+            responses = run_or_submit(ctx, flow, settings)
         except FlowFailedError as exc:
             responses, failure = {}, exc
         if responses is None:

@@ -49,7 +49,6 @@ from ssbflow.structures.interfaces import InterfaceCandidate, build_interface_ca
 from ssbflow.structures.slabs import check_miller
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
-    maker_calculator,
     provenance_for,
     task_energy_eV,
     task_failure,
@@ -913,17 +912,3 @@ def summarize_adhesion(
         doc.status = "failed"
         doc.failure_reason = "; ".join(problems) or "metal surface energy unavailable"
     return doc
-
-
-def relaxed_count_estimate(doc: AdhesionDocument) -> dict[str, float]:
-    """Force evaluations spent, split by stage (for benchmarks)."""
-    relaxed = sum(c.n_force_evaluations for c in doc.candidates)
-    return {"total": doc.n_force_evaluations, "relaxed_candidates": relaxed}
-
-
-__all__ = [
-    "AdhesionDocument",
-    "AdhesionMaker",
-    "CandidateResult",
-    "maker_calculator",
-]

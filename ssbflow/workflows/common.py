@@ -29,7 +29,7 @@ def provenance_for(
 ) -> Provenance:
     """Provenance of a result computed with ``maker``'s calculator."""
     name, kwargs = maker_calculator(maker)
-    if name == "none" or name[0].isupper():
+    if maker is None or getattr(maker, "calculator_name", None) is None:
         return Provenance(
             calculator=name, level_of_theory=name, settings=settings, upstream_uuids=upstream or []
         )
