@@ -1,11 +1,16 @@
 """Benchmark: MD throughput of ssbflow's MD job vs bare force calls; projected study time.
 
 Measured in one run, side by side, on the same supercell with the same calculator:
-- bare calculator: ``n`` force calls on slightly moved positions (atom·steps/s);
-- ssbflow's MD job (`CalcMDMaker`, atomate2 AseMDMaker + Bussi thermostat, sampling every
-  10 steps, run through jobflow's run_locally with an in-memory store): atom·steps/s over
-  the whole job wall time (MD + trajectory conversion + output document + store);
-- the ratio (target >= 0.9);
+- ssbflow's MD job (`CalcMDMaker`, atomate2 AseMDMaker + Bussi thermostat, run through
+  jobflow's run_locally with an in-memory store): atom·steps/s over the whole job wall
+  time (MD + trajectory conversion + output document + store);
+- the bare calculator replaying **the same configurations** the MD job visited (every
+  step's positions): atom·steps/s of bare ``get_forces`` calls. A thermal configuration
+  costs CHGNet more than the ideal crystal (at 800 K β-Li3PS4 has ~40 % more three-body
+  angles inside CHGNet's 3 Å cutoff), so comparing with force calls on the ideal cell
+  would charge that physics to the MD job;
+- the ratio, per round; rounds alternate job and replay, and the median is reported
+  (target >= 0.9);
 - the projected wall time of the default study (4 temperatures x (2 ps equilibration +
   20 ps production) at 1 fs) for beta-Li3PS4 (supercell >= 10 Å) on this machine.
 
@@ -36,23 +41,20 @@ RESULTS = Path(__file__).parent / "results"
 REFERENCE = Path("/work/shared/reference/published_values.csv")
 
 
-def bare_throughput(atoms, calc, n_calls: int) -> float:
-    """atom·steps/s of bare force calls (positions moved each call, so nothing is cached)."""
-    import numpy as np
-
-    atoms = atoms.copy()
+def bare_throughput(structure, calc, frames) -> float:
+    """atom·steps/s of bare force calls on ``frames`` (positions, shape (n, N, 3), Å)."""
+    atoms = structure.to_ase_atoms()
     atoms.calc = calc
-    atoms.get_forces()  # warm-up
-    rng = np.random.default_rng(0)
     start = time.perf_counter()
-    for _ in range(n_calls):
-        atoms.positions += rng.normal(0, 0.002, atoms.positions.shape)
+    for positions in frames:
+        atoms.positions = positions
         atoms.get_forces()
-    return len(atoms) * n_calls / (time.perf_counter() - start)
+    return len(atoms) * len(frames) / (time.perf_counter() - start)
 
 
-def md_job_throughput(structure, calculator: str, n_steps: int) -> tuple[float, float]:
-    """(atom·steps/s over the whole job, atom·steps/s inside the MD loop)."""
+def md_job_throughput(structure, calculator: str, n_steps: int):
+    """(atom·steps/s over the whole job, inside the MD loop, positions of every step)."""
+    import numpy as np
     from jobflow import JobStore, run_locally
     from maggma.stores import MemoryStore
 
@@ -63,7 +65,7 @@ def md_job_throughput(structure, calculator: str, n_steps: int) -> tuple[float, 
         temperature=800.0,
         time_step=1.0,
         n_steps=n_steps,
-        traj_interval=10,
+        traj_interval=1,  # every step, so the replay sees the same configurations
         progress_percent=None,
     )
     job = maker.make(structure)
@@ -73,7 +75,8 @@ def md_job_throughput(structure, calculator: str, n_steps: int) -> tuple[float, 
         responses = run_locally(job, store=store, root_dir=tmp, log=False, ensure_success=True)
         wall = time.perf_counter() - start
     doc = responses[job.uuid][1].output
-    return len(structure) * n_steps / wall, doc.atom_steps_per_s
+    frames = np.asarray(doc.trajectory.positions_A)[1:]  # the n_steps force calls
+    return len(structure) * n_steps / wall, doc.atom_steps_per_s, frames
 
 
 def published_ea(phase: str) -> list[dict]:
@@ -95,6 +98,7 @@ def main() -> None:
     parser.add_argument("--structure", default="Li3PS4")
     parser.add_argument("--calculator", default="chgnet")
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -110,15 +114,21 @@ def main() -> None:
     calc = get_calculator(args.calculator)
     load_s = time.perf_counter() - t0
 
-    # side by side, twice, interleaved, to see the noise of this machine
-    bare, job, inner = [], [], []
-    for _ in range(2):
-        bare.append(bare_throughput(atoms, calc, args.steps))
-        whole, loop = md_job_throughput(structure, args.calculator, args.steps)
+    # side by side, alternating, to see the noise of this machine
+    import statistics
+
+    atoms.calc = calc
+    atoms.get_forces()  # warm-up
+    bare, job, inner, ratios = [], [], [], []
+    for _ in range(args.rounds):
+        whole, loop, frames = md_job_throughput(structure, args.calculator, args.steps)
+        replay = bare_throughput(structure, calc, frames)
         job.append(whole)
         inner.append(loop)
-    bare_best, job_best = max(bare), max(job)
-    ratio = job_best / bare_best
+        bare.append(replay)
+        ratios.append(whole / replay)
+    ratio = statistics.median(ratios)
+    job_best = statistics.median(job)  # for the projection
 
     default = DiffusionMaker()
     steps_per_t = (default.duration_ps + default.equilibration_ps) * 1000 / default.time_step_fs
@@ -133,10 +143,12 @@ def main() -> None:
         "calculator": args.calculator,
         "calculator_load_s": load_s,
         "n_steps_per_measurement": args.steps,
-        "bare_atom_steps_per_s": bare,
+        "n_rounds": args.rounds,
+        "bare_replay_atom_steps_per_s": bare,
         "md_job_atom_steps_per_s": job,
         "md_loop_atom_steps_per_s": inner,
-        "ratio_md_job_to_bare": ratio,
+        "ratio_md_job_to_bare_per_round": ratios,
+        "ratio_md_job_to_bare_median": ratio,
         "target_ratio": 0.9,
         "default_study": {
             "temperatures_K": list(default.temperatures_K),
@@ -192,10 +204,18 @@ def main() -> None:
         "",
         "| quantity | value |",
         "|---|---|",
-        f"| bare force calls (atom·steps/s, best of 2) | {bare_best:.0f} |",
-        f"| ssbflow MD job, whole job (atom·steps/s, best of 2) | {job_best:.0f} |",
-        f"| ssbflow MD job, MD loop only (atom·steps/s) | {max(inner):.0f} |",
-        f"| ratio job / bare (target >= 0.9) | {ratio:.3f} |",
+        f"| rounds (MD job, then bare replay of its {args.steps} configurations) | {args.rounds} |",
+        "| bare force calls, replay (atom·steps/s, per round) | "
+        + ", ".join(f"{b:.0f}" for b in bare)
+        + " |",
+        "| ssbflow MD job, whole job (atom·steps/s, per round) | "
+        + ", ".join(f"{j:.0f}" for j in job)
+        + " |",
+        "| ssbflow MD job, MD loop only (atom·steps/s, per round) | "
+        + ", ".join(f"{i:.0f}" for i in inner)
+        + " |",
+        "| ratio job / bare, per round | " + ", ".join(f"{r:.3f}" for r in ratios) + " |",
+        f"| ratio job / bare, median (target >= 0.9) | {ratio:.3f} |",
         f"| default study: MD steps | {total_steps:.0f} |",
         f"| default study: projected wall time, sequential | {projected_h:.1f} h |",
         "| batched MD (TorchSim) | not available for CHGNet (see json) |",
