@@ -600,7 +600,9 @@ def run_worker(
             "this machine; set SSBFLOW_MONGODB_URI so that 'ssbflow results' sees them "
             "from anywhere"
         )
-    with database_errors(opened.description):
+    from ssbflow.runner import tuned_gc
+
+    with database_errors(opened.description), tuned_gc():
         rapidfire(
             opened.launchpad,
             fworker,

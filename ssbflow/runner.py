@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Iterator
@@ -69,6 +70,34 @@ def _watch_jobs(progress: bool) -> Iterator[_JobWatcher]:
             status_cm.__exit__(None, None, None)
 
 
+#: Cyclic-GC thresholds while jobs run (Python's default is (700, 10, 10)).
+RUN_GC_THRESHOLD = (10_000, 20, 20)
+
+
+@contextmanager
+def tuned_gc() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector off the long-lived heap while jobs run.
+
+    torch, pymatgen, phonopy and a loaded ML potential leave millions of long-lived
+    objects; every full collection walked all of them. Measured on the Li/Li2O adhesion
+    study with CHGNet: 3.0 s of 42 s wall went to the collector, 1.0 s of it outside the
+    calculator. ``gc.freeze()`` moves what exists now to the permanent generation and a
+    higher first threshold makes collections rarer (0.25 s left). Reference counting
+    still frees everything at once; cycles among frozen objects are collected again after
+    ``gc.unfreeze()`` at exit, where the old thresholds are restored. (No ``gc.collect()``
+    before freezing: on this heap it takes 0.2 s, and garbage frozen now is collected
+    after the run.)
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*RUN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def run_flow(
     flow: Flow | Job,
     settings: SsbflowSettings,
@@ -107,7 +136,11 @@ def run_flow(
     root = work_dir or settings.data_dir / "runs"
     root.mkdir(parents=True, exist_ok=True)
     # Calculators and libraries print banners; keep stdout for the command's own output.
-    with _watch_jobs(progress) as watcher, contextlib.redirect_stdout(sys.stderr):
+    with (
+        tuned_gc(),
+        _watch_jobs(progress) as watcher,
+        contextlib.redirect_stdout(sys.stderr),
+    ):
         try:
             return run_locally(
                 flow,

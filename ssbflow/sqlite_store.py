@@ -80,10 +80,12 @@ class SQLiteStore(Store):
         return self._conn
 
     def connect(self, force_reset: bool = False) -> None:
-        """Open the file and create the table and indexes if needed."""
+        """Open the file (``":memory:"``: a private in-memory database) and create the table
+        and indexes if needed."""
         if self._conn is not None and not force_reset:
             return
-        Path(self.database_path).parent.mkdir(parents=True, exist_ok=True)
+        if self.database_path != ":memory:":
+            Path(self.database_path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.database_path, timeout=self.timeout_s, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -106,6 +108,12 @@ class SQLiteStore(Store):
 
     def update(self, docs: list[dict] | dict, key: list | str | None = None) -> None:
         """Insert or replace documents, identified by ``key`` (default: the store's)."""
+        self.write_rows(self.rows_for(docs, key))
+
+    def rows_for(
+        self, docs: list[dict] | dict, key: list | str | None = None
+    ) -> list[tuple[str, str | None, str | None, str]]:
+        """The table rows ``(doc_key, uuid, blob_uuid, JSON body)`` for ``docs``."""
         keys = [key] if isinstance(key, str) else list(key or self.keys)
         docs = docs if isinstance(docs, list) else [docs]
         rows = []
@@ -121,6 +129,10 @@ class SQLiteStore(Store):
                     json.dumps(clean, default=_default),
                 )
             )
+        return rows
+
+    def write_rows(self, rows: list[tuple[str, str | None, str | None, str]]) -> None:
+        """Upsert rows made by `rows_for` in one transaction."""
         conn = self._collection
         conn.execute("BEGIN IMMEDIATE")
         try:

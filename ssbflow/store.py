@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MemoryStore, MongoURIStore
+from maggma.stores import MongoURIStore
 
 from ssbflow.settings import SsbflowSettings
 from ssbflow.sqlite_store import SQLiteStore
@@ -67,7 +67,13 @@ class WriteThroughStore(Store):
 
     def __init__(self, backing: Store) -> None:
         self.backing = backing
-        self.memory = MemoryStore(f"cache-{backing.name}")
+        # A private in-memory SQLite table: JSON text with an index on uuid, so a read is
+        # one indexed lookup and a json.loads (mongomock deep-copied and re-filtered
+        # every document). In front of an SQLiteStore a write is sanitised and encoded
+        # once for both.
+        self.memory = SQLiteStore(
+            ":memory:", collection_name="cache", key=getattr(backing, "keys", backing.key)
+        )
         self.key = backing.key
         self.last_updated_field = backing.last_updated_field
         self.last_updated_type = backing.last_updated_type
@@ -102,6 +108,11 @@ class WriteThroughStore(Store):
         yield from self.backing.query(properties=properties, **kwargs)
 
     def update(self, docs, key=None) -> None:
+        if isinstance(self.backing, SQLiteStore):
+            rows = self.backing.rows_for(docs, key)
+            self.backing.write_rows(rows)
+            self.memory.write_rows(rows)
+            return
         self.backing.update(docs, key=key)
         self.memory.update(docs, key=key)
 

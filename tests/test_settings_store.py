@@ -164,3 +164,47 @@ def test_write_through_store_persists_and_falls_back(settings):
     fresh.connect()
     assert fresh.get_output("new") == 3
     assert fresh.count({"uuid": "new"}) == 2
+
+
+def test_tuned_gc_freezes_during_a_run_and_restores_after(settings):
+    """Jobs run with the long-lived heap frozen and rarer collections; all is restored after,
+    also when a job fails; garbage cycles made during the run are still collected."""
+    import gc
+    import weakref
+
+    from jobflow import job
+
+    from ssbflow.runner import RUN_GC_THRESHOLD, FlowFailedError, run_flow, tuned_gc
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    seen = {}
+
+    @job
+    def probe():
+        seen["threshold"] = gc.get_threshold()
+        seen["frozen"] = gc.get_freeze_count()
+        return 1
+
+    run_flow(probe(), settings, progress=False)
+    assert seen["threshold"] == RUN_GC_THRESHOLD and seen["frozen"] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    @job
+    def fails():
+        raise ValueError("boom")
+
+    with pytest.raises(FlowFailedError, match="boom"):
+        run_flow(fails(), settings, progress=False)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    class Node:
+        pass
+
+    with tuned_gc():
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a reference cycle made while frozen
+        ref = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert ref() is None

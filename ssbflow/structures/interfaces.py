@@ -32,21 +32,10 @@ from ssbflow.errors import InputError
 from ssbflow.structures.slabs import check_miller
 
 
-class InterfaceCandidate(BaseModel):
-    """One interface structure with its two slab references in the same cell.
-
-    ``interface`` carries the site properties ``interface_label`` ("film"/"substrate")
-    and ``selective_dynamics`` (fixed electrolyte planes). ``metal_slab`` and
-    ``electrolyte_slab`` are the two halves in the identical (strained) cell, with the
-    same fixed atoms, which are the references for the work of adhesion.
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+class CandidateInfo(BaseModel):
+    """What identifies an interface candidate, without its structures (lean, for summaries)."""
 
     label: str = Field(..., description="Unique id: m<match>-t<termination pair>-r<registry>")
-    interface: Structure
-    metal_slab: Structure
-    electrolyte_slab: Structure
     metal_termination: str
     electrolyte_termination: str
     match_index: int
@@ -59,6 +48,26 @@ class InterfaceCandidate(BaseModel):
     n_fixed: int = Field(..., description="Number of fixed electrolyte atoms")
     gap_A: float = Field(..., description="Initial gap between the two slabs, Å")
     strained_side: Literal["metal", "electrolyte"]
+
+
+class InterfaceCandidate(CandidateInfo):
+    """One interface structure with its two slab references in the same cell.
+
+    ``interface`` carries the site properties ``interface_label`` ("film"/"substrate")
+    and ``selective_dynamics`` (fixed electrolyte planes). ``metal_slab`` and
+    ``electrolyte_slab`` are the two halves in the identical (strained) cell, with the
+    same fixed atoms, which are the references for the work of adhesion.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    interface: Structure
+    metal_slab: Structure
+    electrolyte_slab: Structure
+
+    def info(self) -> CandidateInfo:
+        """The candidate without its structures."""
+        return CandidateInfo(**{k: getattr(self, k) for k in CandidateInfo.model_fields})
 
 
 def _in_plane_strain_percent(strain_tensor: np.ndarray) -> float:
@@ -252,19 +261,18 @@ def build_interface_candidates(
         zslgen=_zsl(max_strain, max_area_A2),
         label_index=True,
     )
+    strain_of = {id(m): _match_strain_percent(m) for m in builder.zsl_matches}
     all_matches = sorted(
-        builder.zsl_matches, key=lambda m: (round(m.match_area, 3), _match_strain_percent(m))
+        builder.zsl_matches, key=lambda m: (round(m.match_area, 3), strain_of[id(m)])
     )
     rejected_strain = [
-        _match_strain_percent(m)
-        for m in all_matches
-        if _match_strain_percent(m) > 100 * max_strain + 1e-9
+        strain_of[id(m)] for m in all_matches if strain_of[id(m)] > 100 * max_strain + 1e-9
     ]
     # Build only the smallest matches within the strain limit: building every ZSL match
     # at full thickness is the slow part of pymatgen's builder.
     distinct: dict[tuple[float, float], object] = {}
     for m in all_matches:
-        strain_pct = _match_strain_percent(m)
+        strain_pct = strain_of[id(m)]
         key = (round(m.match_area, 1), round(strain_pct, 2))
         if strain_pct <= 100 * max_strain + 1e-9 and key not in distinct:
             distinct[key] = m  # equal area and strain: a symmetry-equivalent orientation
@@ -312,8 +320,17 @@ def build_interface_candidates(
                 shifted.in_plane_offset = base + offset
                 fixed = _fixed_mask(shifted, metal_is_film, n_fixed_planes)
                 labels = shifted.site_properties["interface_label"]
-                structure = Structure.from_sites(shifted.sites)
-                structure.add_site_property("selective_dynamics", [[not f] * 3 for f in fixed])
+                # only the two site properties the flows use: pymatgen's slab bookkeeping
+                # (bulk_wyckoff, bulk_equivalent) would be serialised with every job
+                structure = Structure(
+                    shifted.lattice,
+                    shifted.species,
+                    shifted.frac_coords,
+                    site_properties={
+                        "interface_label": labels,
+                        "selective_dynamics": [[not f] * 3 for f in fixed],
+                    },
+                )
                 metal_key = "film" if metal_is_film else "substrate"
                 metal_idx = [i for i, t in enumerate(labels) if metal_key in t]
                 elec_idx = [i for i, t in enumerate(labels) if metal_key not in t]

@@ -45,7 +45,11 @@ from ssbflow.analysis.adhesion import (
 )
 from ssbflow.errors import InputError
 from ssbflow.schemas import ResultDocument
-from ssbflow.structures.interfaces import InterfaceCandidate, build_interface_candidates
+from ssbflow.structures.interfaces import (
+    CandidateInfo,
+    InterfaceCandidate,
+    build_interface_candidates,
+)
 from ssbflow.structures.slabs import check_miller
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
@@ -391,9 +395,17 @@ def default_gap_A(metal: Structure, electrolyte: Structure) -> float:
 
 
 class ScreeningResult(BaseModel):
-    """Candidates with their rigid energies, and the ones selected for relaxation."""
+    """Candidates with their rigid energies, and the ones selected for relaxation.
 
-    candidates: list[InterfaceCandidate]
+    Lean: every candidate is described by its `CandidateInfo`; only the selected ones carry
+    their structures (``selected_candidates``), because every job that reads this result
+    decodes all of it.
+    """
+
+    candidates: list[CandidateInfo]
+    selected_candidates: list[InterfaceCandidate] = Field(
+        default_factory=list, description="The selected candidates, in selection order"
+    )
     interface_energies_eV: list[float | None]
     metal_slab_energies_eV: list[float | None]
     electrolyte_slab_energies_eV: list[float | None]
@@ -517,8 +529,10 @@ def rank_candidates(
             selected.append(label)
         if len(selected) == n_relax:
             break
+    by_label = {c.label: c for c in candidates}
     return ScreeningResult(
-        candidates=candidates,
+        candidates=[c.info() for c in candidates],
+        selected_candidates=[by_label[label] for label in selected],
         interface_energies_eV=e_int,
         metal_slab_energies_eV=e_m,
         electrolyte_slab_energies_eV=e_e,
@@ -568,11 +582,10 @@ def relax_selected(
     gap_offsets_A: tuple[float, ...],
 ) -> Response:
     """Fan out a gap scan and relaxations for each selected candidate."""
-    by_label = {c.label: c for c in screening.candidates}
     index = {c.label: i for i, c in enumerate(screening.candidates)}
     jobs, outputs = [], []
-    for label in screening.selected:
-        cand = by_label[label]
+    for cand in screening.selected_candidates:
+        label = cand.label
         i = index[label]
         scan_refs = []
         for offset in gap_offsets_A:
