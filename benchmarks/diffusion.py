@@ -17,8 +17,15 @@ Measured in one run, side by side, on the same supercell with the same calculato
 Opt-in (``SSBFLOW_BENCH_LONG=1``): runs that default study and reports Ea beside any
 published Ea for the phase in /work/shared/reference/published_values.csv.
 
-Batched MD (TorchSim) was checked in the session that wrote this file: see the
-``batched_md`` entry of the results.
+Batched MD (TorchSim): TorchSim has no CHGNet model, so the ladder cannot be batched with
+the default potential. When ``torch_sim`` and SevenNet are importable (not ssbflow
+dependencies: ``pip install --no-deps torch-sim-atomistic vesin vesin-torch tables``),
+the script measures, on the same supercell with SevenNet-0, side by side: ASE force
+calls (what ssbflow's MD job runs), TorchSim with one system, and TorchSim with one
+system per temperature of the default ladder in one batch (atom·steps/s). TorchSim
+0.3's ``integrate`` takes one temperature schedule for the whole batch and its NVT
+integrator is Langevin, so this measures throughput only; ssbflow does not use it for
+production runs.
 
 Writes benchmarks/results/diffusion.json and benchmarks/results/diffusion.md.
 
@@ -79,6 +86,105 @@ def md_job_throughput(structure, calculator: str, n_steps: int):
     return len(structure) * n_steps / wall, doc.atom_steps_per_s, frames
 
 
+def batched_md(structure, n_steps: int, n_systems: int, rounds: int = 2) -> dict:
+    """Throughput of TorchSim batched MD against sequential runs (SevenNet-0), or why not."""
+    import numpy as np
+
+    try:
+        import sevenn.calculator
+        import torch
+
+        if not hasattr(sevenn.calculator, "torch_script_type"):
+            # torch-sim 0.3.0 imports a name that sevenn 0.13 no longer has; it is only
+            # used in an isinstance check for TorchScript models
+            sevenn.calculator.torch_script_type = torch.jit.ScriptModule
+        import torch_sim as ts
+        from sevenn.util import load_checkpoint, pretrained_name_to_path
+        from torch_sim.models.sevennet import SevenNetModel
+    except ImportError as exc:
+        return {
+            "engine": "TorchSim (torch-sim-atomistic)",
+            "status": "not measured",
+            "reason": f"torch_sim or SevenNet not importable here ({exc}); TorchSim has no "
+            "CHGNet model in any case",
+        }
+    from ssbflow.calculators import get_calculator
+
+    model = SevenNetModel(
+        model=load_checkpoint(pretrained_name_to_path("7net-0")).build_model(),
+        modal=None,
+        device="cpu",
+        dtype=torch.float32,
+    )
+    atoms = structure.to_ase_atoms()
+    ase_atoms = atoms.copy()
+    ase_atoms.calc = get_calculator("sevennet")
+    rng = np.random.default_rng(0)
+
+    def ase_sequential() -> float:
+        start = time.perf_counter()
+        for _ in range(n_steps):
+            ase_atoms.positions += rng.normal(0, 0.005, ase_atoms.positions.shape)
+            ase_atoms.get_forces()
+        return len(atoms) * n_steps / (time.perf_counter() - start)
+
+    def torchsim(batch: int) -> float:
+        start = time.perf_counter()
+        ts.integrate(
+            system=[atoms.copy() for _ in range(batch)],
+            model=model,
+            integrator=ts.nvt_langevin,
+            n_steps=n_steps,
+            temperature=800.0,
+            timestep=0.001,
+        )
+        return len(atoms) * batch * n_steps / (time.perf_counter() - start)
+
+    ase_sequential(), torchsim(1), torchsim(n_systems)  # warm-up (model compile, caches)
+    runs: dict[str, list[float]] = {
+        "ase_sevennet": [],
+        "torchsim_batch_1": [],
+        "torchsim_batch_n": [],
+    }
+    for _ in range(rounds):
+        runs["ase_sevennet"].append(ase_sequential())
+        runs["torchsim_batch_1"].append(torchsim(1))
+        runs["torchsim_batch_n"].append(torchsim(n_systems))
+    med = {k: float(np.median(v)) for k, v in runs.items()}
+    return {
+        "engine": "TorchSim (torch-sim-atomistic)",
+        "status": "measured",
+        "potential": "SevenNet-0 (TorchSim has no CHGNet model)",
+        "n_atoms_per_system": len(atoms),
+        "n_systems_in_batch": n_systems,
+        "n_steps": n_steps,
+        "rounds": rounds,
+        "atom_steps_per_s": runs,
+        "median_atom_steps_per_s": med,
+        "batched_over_torchsim_sequential": med["torchsim_batch_n"] / med["torchsim_batch_1"],
+        "batched_over_ase_sequential": med["torchsim_batch_n"] / med["ase_sevennet"],
+        "note": "one temperature for the whole batch (TorchSim 0.3 takes one schedule); "
+        "Langevin integrator, throughput only",
+    }
+
+
+def batched_lines(batched: dict) -> list[str]:
+    """Markdown table rows for the batched-MD measurement."""
+    if batched["status"] != "measured":
+        return [f"| batched MD (TorchSim) | {batched['status']}: {batched['reason']} |"]
+    med = batched["median_atom_steps_per_s"]
+    n = batched["n_systems_in_batch"]
+    return [
+        f"| SevenNet-0, ASE force calls (what the MD job runs), atom·steps/s | "
+        f"{med['ase_sevennet']:.0f} |",
+        f"| SevenNet-0, TorchSim 1 system / {n} systems batched, atom·steps/s | "
+        f"{med['torchsim_batch_1']:.0f} / {med['torchsim_batch_n']:.0f} |",
+        f"| batched / TorchSim sequential; batched / ASE | "
+        f"{batched['batched_over_torchsim_sequential']:.2f}; "
+        f"{batched['batched_over_ase_sequential']:.2f} |",
+    ]
+
+
 def published_ea(phase: str) -> list[dict]:
     """Rows of published_values.csv giving an Ea for ``phase``."""
     if not REFERENCE.is_file():
@@ -99,6 +205,7 @@ def main() -> None:
     parser.add_argument("--calculator", default="chgnet")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batched-steps", type=int, default=10)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -161,15 +268,7 @@ def main() -> None:
             "note": "parallel workers share the 2 cores here, so they do not help on this "
             "machine; on a cluster each temperature is its own FireWorks job",
         },
-        "batched_md": {
-            "engine": "TorchSim (torch-sim-atomistic)",
-            "status": "not measured",
-            "reason": "pip install --no-deps torch-sim-atomistic installs 0.3.0 without "
-            "changing torch 2.13.0+cpu, but it does not import (missing dependency 'vesin') "
-            "and it has no CHGNet model wrapper (it wraps MACE, SevenNet, ORB, FairChem, "
-            "MatterSim, ...); it was uninstalled again. Batched CHGNet MD is therefore not "
-            "available; on 2 CPU cores a batch would share the same cores as sequential runs.",
-        },
+        "batched_md": batched_md(structure, args.batched_steps, len(default.temperatures_K)),
     }
     rows = published_ea(args.structure)
     result["published_Ea"] = [
@@ -218,7 +317,7 @@ def main() -> None:
         f"| ratio job / bare, median (target >= 0.9) | {ratio:.3f} |",
         f"| default study: MD steps | {total_steps:.0f} |",
         f"| default study: projected wall time, sequential | {projected_h:.1f} h |",
-        "| batched MD (TorchSim) | not available for CHGNet (see json) |",
+        *batched_lines(result["batched_md"]),
     ]
     if rows:
         for r in rows:
