@@ -248,3 +248,84 @@ def test_fewer_than_two_temperatures_and_bad_temperatures():
             [0.0, 800.0], [1e-5, 2e-5], [1e-6, 1e-6], n_carriers=1, volume_A3=100.0,
             jump_distance_A=2.0,
         )  # fmt: skip
+
+
+def concerted_walk(d_single_cm2_per_s: float, seed: int, n_frames: int = 2001, n_mobile: int = 32):
+    """All 'Li' take the same Gaussian steps (a perfectly correlated, concerted motion)."""
+    rng = np.random.default_rng(seed)
+    dt_ps = 0.05
+    d_a2_ps = d_single_cm2_per_s / A2_PER_PS_TO_CM2_PER_S
+    steps = rng.normal(0.0, np.sqrt(2 * d_a2_ps * dt_ps), (n_frames - 1, 1, 3))
+    walk = np.concatenate([np.zeros((1, 1, 3)), np.cumsum(steps, axis=0)])
+    li = rng.uniform(0, BOX_A, (1, n_mobile, 3)) + walk
+    framework = rng.uniform(0, BOX_A, (1, 16, 3)) + rng.normal(0.0, 0.05, (n_frames, 16, 3))
+    positions = np.concatenate([li, framework], axis=1) % BOX_A
+    return positions, np.eye(3) * BOX_A, ["Li"] * n_mobile + ["S"] * 16, dt_ps
+
+
+def test_collective_diffusivity_of_independent_walkers_is_the_tracer_one():
+    """Uncorrelated hops: D_J = D* (Haven ratio 1); the error bar covers the truth at a
+    sensible rate (D_J is ~sqrt(N) noisier than D*, one collective vector per origin)."""
+    from ssbflow.analysis.diffusion import collective_diffusivity, haven_ratio
+
+    truth = 1e-5
+    z = []
+    for seed in range(200, 208):
+        pos, cell, symbols, dt = random_walk(truth, seed=seed)
+        res = collective_diffusivity(pos, cell, symbols, "Li", dt, 800.0, n_samples=500)
+        assert res.n_mobile == 32
+        assert res.collective_diffusivity_ci95_cm2_per_s[0] < res.collective_diffusivity_cm2_per_s
+        z.append(
+            (res.collective_diffusivity_cm2_per_s - truth)
+            / res.collective_diffusivity_stderr_cm2_per_s
+        )
+        if seed == 200:
+            tracer = tracer_diffusivity(pos, cell, symbols, "Li", dt, 800.0, n_samples=500)
+            # the collective estimate is much noisier than the tracer one from the same run
+            assert (
+                res.collective_diffusivity_stderr_cm2_per_s
+                > 2 * tracer.diffusivity_stderr_cm2_per_s
+            )
+            h, h_err = haven_ratio(
+                tracer.diffusivity_cm2_per_s,
+                tracer.diffusivity_stderr_cm2_per_s,
+                res.collective_diffusivity_cm2_per_s,
+                res.collective_diffusivity_stderr_cm2_per_s,
+            )
+            assert abs(h - 1.0) < 3 * h_err
+    z = np.array(z)
+    assert np.all(np.abs(z) < 3.5), z
+    assert np.mean(np.abs(z) < 2) >= 0.75, z
+
+
+def test_concerted_motion_gives_n_times_the_tracer_diffusivity():
+    """All N ions moving together: |Σ Δr|² = N² |Δr|², so D_J = N D* and H_R = 1/N."""
+    from ssbflow.analysis.diffusion import collective_diffusivity, haven_ratio
+
+    d_single = 1e-5
+    pos, cell, symbols, dt = concerted_walk(d_single, seed=7)
+    tracer = tracer_diffusivity(pos, cell, symbols, "Li", dt, 800.0, n_samples=500)
+    coll = collective_diffusivity(pos, cell, symbols, "Li", dt, 800.0, n_samples=500)
+    ratio = coll.collective_diffusivity_cm2_per_s / tracer.diffusivity_cm2_per_s
+    # the tracer and collective MSDs come from the same single walk, so their ratio is N
+    # up to the difference of the two Bayesian fits, not up to the walk's own noise
+    assert ratio == pytest.approx(32, rel=0.15)
+    h, h_err = haven_ratio(
+        tracer.diffusivity_cm2_per_s,
+        tracer.diffusivity_stderr_cm2_per_s,
+        coll.collective_diffusivity_cm2_per_s,
+        coll.collective_diffusivity_stderr_cm2_per_s,
+    )
+    assert h == pytest.approx(1 / 32, rel=0.15) and h_err > 0
+
+
+def test_haven_ratio_by_hand_and_bad_input():
+    from ssbflow.analysis.diffusion import haven_ratio
+
+    h, err = haven_ratio(2e-6, 0.2e-6, 4e-6, 0.4e-6)
+    assert h == pytest.approx(0.5)
+    assert err == pytest.approx(0.5 * np.sqrt(0.1**2 + 0.1**2))
+    with pytest.raises(InputError, match="positive D"):
+        haven_ratio(1e-6, 1e-7, 0.0, 1e-7)
+    with pytest.raises(InputError, match=">= 0"):
+        haven_ratio(1e-6, -1e-7, 1e-6, 1e-7)

@@ -91,6 +91,10 @@ def test_flow_end_to_end_emt(settings, jobstore, tmp_path):
     # jump distance defaults to the nearest Cu-Cu distance of the (rattled) input cell
     assert 1.5 < doc["jump_distance_A"] < 3.2
     assert doc["msd_curves"]["6000"]["msd_A2"][-1] > 1.0
+    # one-component liquid: the total displacement is the centre of mass, pinned by
+    # momentum conservation, so no collective D_J / Haven ratio, and the document says why
+    assert doc["collective_diffusivity_cm2_per_s"] == {} and doc["haven_ratio_measured"] == {}
+    assert sum("centre-of-mass" in w for w in doc["warnings"]) == 3
 
     # the production trajectory is in the data store, sampled every 10 fs
     uuid = doc["trajectory_job_uuids"]["5000"]
@@ -183,6 +187,13 @@ def test_cli_analyze_subprocess_json(tmp_path):
     assert abs(data["activation_energy_eV"] - 0.2) < 3 * data["activation_energy_stderr_eV"] + 0.02
     for key, value in data["diffusivity_cm2_per_s"].items():
         assert value == pytest.approx(d_true_cm2_per_s(float(key)), rel=0.35)
+    # independent walkers: D_J = D* and a Haven ratio of 1, within their (large) errors
+    assert set(data["collective_diffusivity_cm2_per_s"]) == {"800", "1000", "1200"}
+    for key, h in data["haven_ratio_measured"].items():
+        d_j = data["collective_diffusivity_cm2_per_s"][key]
+        d_j_err = data["collective_diffusivity_stderr_cm2_per_s"][key]
+        assert abs(d_j - d_true_cm2_per_s(float(key))) < 4 * d_j_err
+        assert abs(h - 1.0) < 4 * data["haven_ratio_measured_stderr"][key]
     assert (out / "arrhenius.png").is_file() and (out / "msd.png").is_file()
 
 
@@ -251,3 +262,52 @@ def test_cli_bad_inputs_exit_2(run_cli, tmp_path, jobstore):
     )  # fmt: skip
     assert code == 2 and "fewer than two usable temperatures" in stderr
     assert jobstore.query_one({}) is None  # nothing stored
+
+
+def test_analysis_job_reports_collective_diffusivity_with_a_framework():
+    """The flow's analysis job on known random walks among a framework: D*, D_J and the
+    measured Haven ratio per temperature, and the Arrhenius numbers (no MD needed)."""
+    from ssbflow.workflows.diffusion import (
+        DiffusionDocument,
+        MDRunDocument,
+        MDTrajectory,
+        analyze_diffusion,
+    )
+
+    runs = []
+    for i, temp in enumerate((800.0, 1000.0, 1200.0)):
+        pos, cell, symbols, dt_ps = random_walk(d_true_cm2_per_s(temp), seed=40 + i, n_frames=801)
+        final = Structure(Lattice(cell), symbols, pos[-1], coords_are_cartesian=True)
+        runs.append(
+            MDRunDocument(
+                temperature_K=temp, stage="production", thermostat="bussi",
+                thermostat_time_fs=100.0, time_step_fs=dt_ps * 1000.0, n_steps=800,
+                sample_interval_steps=1, sample_interval_fs=dt_ps * 1000.0,
+                duration_ps=800 * dt_ps, n_atoms=len(symbols), formula="Li2S", wall_time_s=1.0,
+                atom_steps_per_s=1.0, final_structure=final,
+                trajectory=MDTrajectory(
+                    symbols=symbols, positions_A=pos.tolist(), cell_A=cell.tolist(),
+                    time_fs=(np.arange(801) * dt_ps * 1000.0).tolist(),
+                ),
+            )
+        )  # fmt: skip
+    supercell = Structure(Lattice(np.eye(3) * BOX_A), symbols, runs[0].trajectory.positions_A[0],
+                          coords_are_cartesian=True)  # fmt: skip
+    maker = DiffusionMaker(calculator_name="emt", relax_maker=None, min_msd_increase_A2=0.5)
+    doc = analyze_diffusion.original(
+        runs, ["a", "b", "c"], supercell, "Li", maker, "walkers", upstream_uuids=[]
+    )
+    assert isinstance(doc, DiffusionDocument) and doc.status == "successful"
+    assert set(doc.collective_diffusivity_cm2_per_s) == {"800", "1000", "1200"}
+    for key, h in doc.haven_ratio_measured.items():
+        truth = d_true_cm2_per_s(float(key))
+        d_j, d_j_err = (
+            doc.collective_diffusivity_cm2_per_s[key],
+            doc.collective_diffusivity_stderr_cm2_per_s[key],
+        )
+        assert abs(d_j - truth) < 4 * d_j_err
+        assert h == pytest.approx(doc.diffusivity_cm2_per_s[key] / d_j)
+        assert abs(h - 1.0) < 4 * doc.haven_ratio_measured_stderr[key]
+    assert abs(doc.activation_energy_eV - 0.2) < 4 * doc.activation_energy_stderr_eV + 0.02
+    # σ(300 K) still comes from D* with the Haven-ratio setting, which is recorded
+    assert doc.haven_ratio == 1.0 and doc.conductivity_300K_S_per_cm > 0

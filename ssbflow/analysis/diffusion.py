@@ -230,61 +230,26 @@ def tracer_diffusivity(
         Bad trajectory (see `check_trajectory`), non-positive time or temperature, or a
         fit window without enough time intervals.
     """
-    if not np.isfinite(frame_interval_ps) or frame_interval_ps <= 0:
-        raise InputError(
-            f"the time between frames must be positive, got {frame_interval_ps} ps; "
-            "check --timestep-fs"
-        )
-    if not np.isfinite(temperature_K) or temperature_K <= 0:
-        raise InputError(f"temperature must be positive, got {temperature_K} K")
-    if not 0 <= fit_start_fraction < max_interval_fraction <= 1:
-        raise InputError(
-            "need 0 <= fit_start_fraction < max_interval_fraction <= 1, got "
-            f"{fit_start_fraction} and {max_interval_fraction}"
-        )
+    _check_fit_options(frame_interval_ps, temperature_K, fit_start_fraction, max_interval_fraction)
     positions, cells = check_trajectory(positions_A, cells_A, symbols, species)
     n_frames, n_atoms = positions.shape[:2]
 
-    import scipp as sc
-    from ase import Atoms
     from kinisi.analyze import DiffusionAnalyzer
 
-    max_index = int(np.floor(max_interval_fraction * (n_frames - 1)))
-    indices = np.unique(np.linspace(1, max_index, n_time_intervals).round().astype(int))
-    indices = indices[indices >= 1]
-    duration_ps = (n_frames - 1) * frame_interval_ps
-    fit_start_ps = max(fit_start_fraction * duration_ps, frame_interval_ps)
-    n_fit = int(np.sum(indices * frame_interval_ps >= fit_start_ps - 1e-12))
-    if n_fit < 3:
-        raise InputError(
-            f"only {n_fit} time intervals fall in the fit window of a {n_frames}-frame "
-            "trajectory; give a longer trajectory or more frames"
-        )
-
-    frames = [
-        Atoms(list(symbols), positions=p, cell=c, pbc=True)
-        for p, c in zip(positions, cells, strict=True)
-    ]
-    state = np.random.get_state()  # noqa: NPY002 - kinisi seeds the global RNG; restore it
-    try:
-        analyzer = DiffusionAnalyzer.from_ase(
-            frames,
-            specie=species,
-            time_step=sc.scalar(float(frame_interval_ps), unit="ps"),
-            step_skip=sc.scalar(1),
-            dt=sc.array(
-                dims=["time interval"], values=indices * float(frame_interval_ps), unit="ps"
-            ),
-            progress=False,
-        )
-        analyzer.diffusion(
-            start_dt=sc.scalar(float(fit_start_ps), unit="ps"),
-            n_samples=n_samples,
-            progress=False,
-            random_state=np.random.RandomState(seed),
-        )
-    finally:
-        np.random.set_state(state)  # noqa: NPY002
+    analyzer, fit_start_ps = _kinisi_fit(
+        DiffusionAnalyzer,
+        "diffusion",
+        positions,
+        cells,
+        symbols,
+        species,
+        frame_interval_ps,
+        fit_start_fraction,
+        max_interval_fraction,
+        n_time_intervals,
+        n_samples,
+        seed,
+    )
 
     samples = np.asarray(analyzer.D.values, dtype=float)
     time_ps = np.asarray(analyzer.da.coords["time interval"].values, dtype=float)
@@ -337,6 +302,238 @@ def tracer_diffusivity(
         flag_reason=reason,
         notes=notes,
     )
+
+
+def _check_fit_options(
+    frame_interval_ps: float,
+    temperature_K: float,
+    fit_start_fraction: float,
+    max_interval_fraction: float,
+) -> None:
+    if not np.isfinite(frame_interval_ps) or frame_interval_ps <= 0:
+        raise InputError(
+            f"the time between frames must be positive, got {frame_interval_ps} ps; "
+            "check --timestep-fs"
+        )
+    if not np.isfinite(temperature_K) or temperature_K <= 0:
+        raise InputError(f"temperature must be positive, got {temperature_K} K")
+    if not 0 <= fit_start_fraction < max_interval_fraction <= 1:
+        raise InputError(
+            "need 0 <= fit_start_fraction < max_interval_fraction <= 1, got "
+            f"{fit_start_fraction} and {max_interval_fraction}"
+        )
+
+
+def _kinisi_fit(
+    analyzer_class: type,
+    method: str,
+    positions: np.ndarray,
+    cells: np.ndarray,
+    symbols: Sequence[str],
+    species: str,
+    frame_interval_ps: float,
+    fit_start_fraction: float,
+    max_interval_fraction: float,
+    n_time_intervals: int,
+    n_samples: int,
+    seed: int,
+) -> tuple[object, float]:
+    """Build a kinisi analyzer on checked arrays and run its Bayesian fit.
+
+    Returns the analyzer and the requested start of the fit window (ps). numpy's global
+    random state, which kinisi seeds, is restored afterwards.
+    """
+    import scipp as sc
+    from ase import Atoms
+
+    n_frames = positions.shape[0]
+    max_index = int(np.floor(max_interval_fraction * (n_frames - 1)))
+    indices = np.unique(np.linspace(1, max_index, n_time_intervals).round().astype(int))
+    indices = indices[indices >= 1]
+    duration_ps = (n_frames - 1) * frame_interval_ps
+    fit_start_ps = max(fit_start_fraction * duration_ps, frame_interval_ps)
+    n_fit = int(np.sum(indices * frame_interval_ps >= fit_start_ps - 1e-12))
+    if n_fit < 3:
+        raise InputError(
+            f"only {n_fit} time intervals fall in the fit window of a {n_frames}-frame "
+            "trajectory; give a longer trajectory or more frames"
+        )
+    frames = [
+        Atoms(list(symbols), positions=p, cell=c, pbc=True)
+        for p, c in zip(positions, cells, strict=True)
+    ]
+    state = np.random.get_state()  # noqa: NPY002 - kinisi seeds the global RNG; restore it
+    try:
+        analyzer = analyzer_class.from_ase(
+            frames,
+            specie=species,
+            time_step=sc.scalar(float(frame_interval_ps), unit="ps"),
+            step_skip=sc.scalar(1),
+            dt=sc.array(
+                dims=["time interval"], values=indices * float(frame_interval_ps), unit="ps"
+            ),
+            progress=False,
+        )
+        getattr(analyzer, method)(
+            start_dt=sc.scalar(float(fit_start_ps), unit="ps"),
+            n_samples=n_samples,
+            progress=False,
+            random_state=np.random.RandomState(seed),
+        )
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    return analyzer, fit_start_ps
+
+
+@dataclass(frozen=True)
+class CollectiveDiffusivityResult:
+    """Collective (jump, "charge") diffusivity of the mobile species at one temperature.
+
+    Attributes
+    ----------
+    temperature_K
+        Temperature of the trajectory (K).
+    collective_diffusivity_cm2_per_s
+        Posterior mean of D_J = lim <|Σ_i Δr_i(t)|²> / (6 N t) over the N mobile ions
+        (cm²/s). For uncorrelated hops D_J = D*; correlated hops make them differ.
+    collective_diffusivity_stderr_cm2_per_s
+        Posterior standard deviation of D_J (cm²/s). The collective displacement is one
+        vector per time origin, so D_J is about √N times noisier than D* from the same run.
+    collective_diffusivity_ci95_cm2_per_s
+        Central 95 % credible interval (cm²/s).
+    fit_start_ps, fit_end_ps
+        The fitted window (ps).
+    n_mobile
+        Number of mobile ions N.
+    """
+
+    temperature_K: float
+    collective_diffusivity_cm2_per_s: float
+    collective_diffusivity_stderr_cm2_per_s: float
+    collective_diffusivity_ci95_cm2_per_s: tuple[float, float]
+    fit_start_ps: float
+    fit_end_ps: float
+    n_mobile: int
+
+
+def collective_diffusivity(
+    positions_A: np.ndarray,
+    cells_A: np.ndarray,
+    symbols: Sequence[str],
+    species: str,
+    frame_interval_ps: float,
+    temperature_K: float,
+    *,
+    fit_start_fraction: float = 0.1,
+    max_interval_fraction: float = 0.5,
+    n_time_intervals: int = 100,
+    n_samples: int = 1000,
+    seed: int = 0,
+) -> CollectiveDiffusivityResult:
+    """Collective (jump) diffusivity D_J of ``species`` from one trajectory (kinisi).
+
+    The mean-squared total displacement of the mobile ions (framework drift removed, as
+    for the tracer D) is fitted like the MSD in `tracer_diffusivity`, with the same
+    parameters and the same window; kinisi's ``JumpDiffusionAnalyzer`` models its
+    covariance and samples the posterior of D_J. D_J enters the Haven ratio
+    H_R = D* / D_J (`haven_ratio`) and the Nernst–Einstein conductivity without the
+    uncorrelated-hop assumption.
+
+    Parameters
+    ----------
+    positions_A, cells_A, symbols, species, frame_interval_ps, temperature_K
+        As in `tracer_diffusivity`: shapes (n_frames, n_atoms, 3) and (3, 3) or
+        (n_frames, 3, 3), Å; time between frames in ps; temperature in K.
+    fit_start_fraction, max_interval_fraction, n_time_intervals, n_samples, seed
+        As in `tracer_diffusivity`.
+
+    Returns
+    -------
+    CollectiveDiffusivityResult
+
+    Raises
+    ------
+    InputError
+        Bad trajectory or options (the same checks as `tracer_diffusivity`), or no
+        framework (every atom mobile: D_J is then centre-of-mass motion).
+    """
+    _check_fit_options(frame_interval_ps, temperature_K, fit_start_fraction, max_interval_fraction)
+    positions, cells = check_trajectory(positions_A, cells_A, symbols, species)
+    if all(s == species for s in symbols):
+        raise InputError(
+            f"every atom is {species}: their total displacement is the centre-of-mass "
+            "motion, which momentum conservation keeps at zero, so D_J has no meaning here"
+        )
+    from kinisi.analyze import JumpDiffusionAnalyzer
+
+    analyzer, fit_start_ps = _kinisi_fit(
+        JumpDiffusionAnalyzer,
+        "jump_diffusion",
+        positions,
+        cells,
+        symbols,
+        species,
+        frame_interval_ps,
+        fit_start_fraction,
+        max_interval_fraction,
+        n_time_intervals,
+        n_samples,
+        seed,
+    )
+    samples = np.asarray(analyzer.D_J.values, dtype=float)
+    if str(analyzer.D_J.unit) != "cm^2/s":  # pragma: no cover - kinisi's documented unit
+        raise ValueError(f"kinisi returned D_J in {analyzer.D_J.unit}, expected cm^2/s")
+    time_ps = np.asarray(analyzer.da.coords["time interval"].values, dtype=float)
+    lo, hi = (float(x) for x in np.percentile(samples, [2.5, 97.5]))
+    return CollectiveDiffusivityResult(
+        temperature_K=float(temperature_K),
+        collective_diffusivity_cm2_per_s=float(np.mean(samples)),
+        collective_diffusivity_stderr_cm2_per_s=float(np.std(samples, ddof=1)),
+        collective_diffusivity_ci95_cm2_per_s=(lo, hi),
+        fit_start_ps=float(time_ps[time_ps >= fit_start_ps - 1e-12][0]),
+        fit_end_ps=float(time_ps[-1]),
+        n_mobile=int(sum(1 for s in symbols if s == species)),
+    )
+
+
+def haven_ratio(
+    tracer_cm2_per_s: float,
+    tracer_stderr_cm2_per_s: float,
+    collective_cm2_per_s: float,
+    collective_stderr_cm2_per_s: float,
+) -> tuple[float, float]:
+    """Haven ratio H_R = D* / D_J and its standard error (first-order propagation).
+
+    Parameters
+    ----------
+    tracer_cm2_per_s, tracer_stderr_cm2_per_s
+        Tracer diffusivity D* and its standard error (cm²/s), D* > 0.
+    collective_cm2_per_s, collective_stderr_cm2_per_s
+        Collective diffusivity D_J and its standard error (cm²/s), D_J > 0.
+
+    Returns
+    -------
+    (float, float)
+        H_R and σ(H_R) = H_R √((σ*/D*)² + (σ_J/D_J)²), dimensionless.
+
+    Raises
+    ------
+    InputError
+        A non-positive diffusivity or a negative error.
+    """
+    if not (tracer_cm2_per_s > 0 and collective_cm2_per_s > 0):
+        raise InputError(
+            f"the Haven ratio needs positive D* and D_J, got {tracer_cm2_per_s:.3g} and "
+            f"{collective_cm2_per_s:.3g} cm²/s"
+        )
+    if tracer_stderr_cm2_per_s < 0 or collective_stderr_cm2_per_s < 0:
+        raise InputError("standard errors must be >= 0")
+    ratio = tracer_cm2_per_s / collective_cm2_per_s
+    rel = np.hypot(
+        tracer_stderr_cm2_per_s / tracer_cm2_per_s,
+        collective_stderr_cm2_per_s / collective_cm2_per_s,
+    )
+    return float(ratio), float(ratio * rel)
 
 
 def _framework_msd(analyzer, symbols: Sequence[str], species: str) -> float | None:

@@ -52,6 +52,10 @@ EXTRA_JSON_KEYS = (
     "attempt_frequency_formula",
     "jump_distance_A",
     "haven_ratio",
+    "collective_diffusivity_cm2_per_s",
+    "collective_diffusivity_stderr_cm2_per_s",
+    "haven_ratio_measured",
+    "haven_ratio_measured_stderr",
     "ion_charge",
     "non_arrhenius",
     "arrhenius_check",
@@ -369,7 +373,11 @@ def register(app: typer.Typer) -> None:
 
         Temperatures are matched to the files in order.
         """
-        from ssbflow.analysis.diffusion import nearest_neighbour_distance_A, tracer_diffusivity
+        from ssbflow.analysis.diffusion import (
+            collective_diffusivity,
+            nearest_neighbour_distance_A,
+            tracer_diffusivity,
+        )
         from ssbflow.workflows.diffusion import summarize_diffusion
 
         numbers, files = _split_numbers(list(trajectories))
@@ -390,21 +398,20 @@ def register(app: typer.Typer) -> None:
         if len(set(temps)) != len(temps):
             raise InputError(f"temperatures must be distinct, got {temps}")
         loaded = [read_trajectory(Path(f), timestep_fs) for f in files]
-        results = []
+        results, collective, skipped = [], [], []
         for (arrays, interval_ps), temp in zip(loaded, temps, strict=True):
-            results.append(
-                tracer_diffusivity(
-                    arrays["positions_A"],
-                    arrays["cells_A"],
-                    arrays["symbols"],
-                    species,
-                    frame_interval_ps=interval_ps,
-                    temperature_K=temp,
-                    fit_start_fraction=fit_start_fraction,
-                    min_msd_increase_A2=min_msd,
-                    seed=seed,
-                )
-            )
+            args = (arrays["positions_A"], arrays["cells_A"], arrays["symbols"], species)
+            options = {
+                "frame_interval_ps": interval_ps,
+                "temperature_K": temp,
+                "fit_start_fraction": fit_start_fraction,
+                "seed": seed,
+            }
+            results.append(tracer_diffusivity(*args, min_msd_increase_A2=min_msd, **options))
+            try:
+                collective.append(collective_diffusivity(*args, **options))
+            except InputError as exc:
+                skipped.append(f"collective diffusivity not computed at {temp:g} K: {exc}")
         first = loaded[0][0]
         jump = jump_distance
         if jump is None:
@@ -415,8 +422,13 @@ def register(app: typer.Typer) -> None:
             )
         require_positive(jump, "--jump-distance")
         doc = summarize_diffusion(
-            results, jump_distance_A=float(jump), ion_charge=ion_charge, haven_ratio=haven_ratio
+            results,
+            jump_distance_A=float(jump),
+            ion_charge=ion_charge,
+            haven_ratio=haven_ratio,
+            collective=collective,
         )
+        doc["warnings"] = [*doc.get("warnings", []), *skipped]
         from pymatgen.core import Composition
 
         formula = Composition("".join(first["symbols"])).reduced_formula

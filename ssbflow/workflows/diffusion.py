@@ -37,9 +37,14 @@ from ssbflow.analysis.arrhenius import ATTEMPT_FREQUENCY_FORMULA, analyze_arrhen
 from ssbflow.analysis.diffusion import (
     DEFAULT_MIN_MSD_INCREASE_A2,
     MIN_FRAMES,
+    CollectiveDiffusivityResult,
     DiffusivityResult,
+    collective_diffusivity,
     nearest_neighbour_distance_A,
     tracer_diffusivity,
+)
+from ssbflow.analysis.diffusion import (
+    haven_ratio as haven_ratio_of,
 )
 from ssbflow.calculators import check_calculator, get_calculator
 from ssbflow.errors import InputError
@@ -325,7 +330,18 @@ class DiffusionDocument(ResultDocument):
     conductivity_300K_stderr_S_per_cm: float | None = None
     carrier_concentration_per_cm3: float | None = None
     ion_charge: int = 1
-    haven_ratio: float = 1.0
+    haven_ratio: float = Field(
+        1.0, description="Haven ratio used in Nernst–Einstein (a setting, not measured)"
+    )
+    collective_diffusivity_cm2_per_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="Collective (jump) diffusivity D_J per temperature, cm²/s (kinisi)",
+    )
+    collective_diffusivity_stderr_cm2_per_s: dict[str, float] = Field(default_factory=dict)
+    haven_ratio_measured: dict[str, float] = Field(
+        default_factory=dict, description="D* / D_J per temperature (dimensionless)"
+    )
+    haven_ratio_measured_stderr: dict[str, float] = Field(default_factory=dict)
     jump_distance_A: float | None = None
     attempt_frequency_THz: float | None = None
     attempt_frequency_stderr_THz: float | None = None
@@ -360,12 +376,16 @@ def summarize_diffusion(
     ion_charge: int = 1,
     haven_ratio: float = 1.0,
     raise_on_too_few: bool = True,
+    collective: Sequence[CollectiveDiffusivityResult] = (),
 ) -> dict[str, Any]:
     """Arrhenius analysis of per-temperature results as `DiffusionDocument` fields.
 
     Temperatures flagged by `tracer_diffusivity` (MSD too small) are excluded with their
     reason. With fewer than two usable temperatures, raises InputError, or (with
     ``raise_on_too_few=False``) returns ``status="failed"`` and a ``failure_reason``.
+    ``collective`` (from `collective_diffusivity`, any subset of the temperatures) adds
+    D_J and the measured Haven ratio D*/D_J per temperature; σ(300 K) still uses D* and
+    the ``haven_ratio`` setting, because D_J is much noisier.
     """
     keys = [temperature_key(r.temperature_K) for r in results]
     out: dict[str, Any] = {
@@ -398,6 +418,30 @@ def summarize_diffusion(
         "volume_A3": float(np.mean([r.volume_A3 for r in results])),
         "warnings": [note for r in results for note in r.notes],
     }
+    tracer_by_key = dict(zip(keys, results, strict=True))
+    for c in collective:
+        key = temperature_key(c.temperature_K)
+        out.setdefault("collective_diffusivity_cm2_per_s", {})[key] = (
+            c.collective_diffusivity_cm2_per_s
+        )
+        out.setdefault("collective_diffusivity_stderr_cm2_per_s", {})[key] = (
+            c.collective_diffusivity_stderr_cm2_per_s
+        )
+        tracer = tracer_by_key.get(key)
+        if tracer is None:
+            continue
+        try:
+            h, h_err = haven_ratio_of(
+                tracer.diffusivity_cm2_per_s,
+                tracer.diffusivity_stderr_cm2_per_s,
+                c.collective_diffusivity_cm2_per_s,
+                c.collective_diffusivity_stderr_cm2_per_s,
+            )
+        except InputError as exc:
+            out["warnings"].append(f"{key} K: no Haven ratio ({exc})")
+            continue
+        out.setdefault("haven_ratio_measured", {})[key] = h
+        out.setdefault("haven_ratio_measured_stderr", {})[key] = h_err
     flags = {r.temperature_K: r.flag_reason for r in results if r.flag_reason}
     try:
         summary = analyze_arrhenius(
@@ -459,28 +503,33 @@ def analyze_diffusion(
 ) -> DiffusionDocument:
     """Tracer D at each temperature (kinisi) and the Arrhenius analysis."""
     results: list[DiffusivityResult] = []
+    collective: list[CollectiveDiffusivityResult] = []
+    skipped_collective: list[str] = []
     errors: dict[str, str] = {}
     for run in runs:
         traj = run.trajectory
         if traj is None:  # pragma: no cover - production always stores positions
             raise ValueError(f"production run at {run.temperature_K} K stored no trajectory")
+        args = (np.asarray(traj.positions_A), np.asarray(traj.cell_A), traj.symbols, species)
+        options = {
+            "frame_interval_ps": run.sample_interval_fs / 1000.0,
+            "temperature_K": run.temperature_K,
+            "fit_start_fraction": maker.fit_start_fraction,
+            "max_interval_fraction": maker.max_interval_fraction,
+            "seed": maker.seed,
+        }
         try:
             results.append(
-                tracer_diffusivity(
-                    np.asarray(traj.positions_A),
-                    np.asarray(traj.cell_A),
-                    traj.symbols,
-                    species,
-                    frame_interval_ps=run.sample_interval_fs / 1000.0,
-                    temperature_K=run.temperature_K,
-                    fit_start_fraction=maker.fit_start_fraction,
-                    max_interval_fraction=maker.max_interval_fraction,
-                    min_msd_increase_A2=maker.min_msd_increase_A2,
-                    seed=maker.seed,
-                )
+                tracer_diffusivity(*args, min_msd_increase_A2=maker.min_msd_increase_A2, **options)
             )
         except InputError as exc:
             errors[temperature_key(run.temperature_K)] = f"analysis failed: {exc}"
+            continue
+        if maker.collective:
+            try:
+                collective.append(collective_diffusivity(*args, **options))
+            except InputError as exc:
+                skipped_collective.append(f"{temperature_key(run.temperature_K)} K: {exc}")
     structure = supercell
     jump = maker.jump_distance_A
     if jump is None:
@@ -531,6 +580,10 @@ def analyze_diffusion(
         ion_charge=maker.ion_charge,
         haven_ratio=maker.haven_ratio,
         raise_on_too_few=False,
+        collective=collective,
+    )
+    fields.setdefault("warnings", []).extend(
+        f"collective diffusivity not computed at {why}" for why in skipped_collective
     )
     if errors:
         fields["excluded_temperatures"] = {**fields.get("excluded_temperatures", {}), **errors}
@@ -609,6 +662,10 @@ class DiffusionMaker(Maker):
         MSD analysis (see `ssbflow.analysis.diffusion.tracer_diffusivity`).
     ion_charge, haven_ratio
         Nernst–Einstein charge number and Haven ratio.
+    collective
+        Also fit the collective (jump) diffusivity D_J at each temperature and report the
+        measured Haven ratio D*/D_J (noisier than D*: one collective displacement per
+        time origin).
     jump_distance_A
         Jump distance for ν0 = 6 D0 / a²; ``None``: the shortest distance between two
         mobile ions in the MD cell.
@@ -635,6 +692,7 @@ class DiffusionMaker(Maker):
     min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2
     ion_charge: int = 1
     haven_ratio: float = 1.0
+    collective: bool = True
     jump_distance_A: float | None = None
     progress_percent: float | None = 10.0
 
@@ -644,7 +702,7 @@ class DiffusionMaker(Maker):
             "temperatures_K duration_ps equilibration_ps time_step_fs sample_interval_fs "
             "supercell_min_length_A thermostat thermostat_time_fs "
             "equilibration_thermostat_time_fs seed fit_start_fraction max_interval_fraction "
-            "min_msd_increase_A2 ion_charge haven_ratio jump_distance_A"
+            "min_msd_increase_A2 ion_charge haven_ratio collective jump_distance_A"
         ).split()
         out = {k: getattr(self, k) for k in keys}
         out["temperatures_K"] = list(self.temperatures_K)
