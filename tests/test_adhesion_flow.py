@@ -256,3 +256,60 @@ def test_homo_interface_is_bulk_like_emt():
     }
     # atop stacking (registry 0) binds far less than the best (hollow) registry
     assert rigid["m0-t0-r0"] < 0.5 * max(rigid.values())
+
+
+def test_summary_by_hand_negative_interface_energy_is_flagged():
+    """The summary job on hand-made energies: W_ad, γ_electrolyte, γ_int, θ as worked out
+    here, and a negative γ_int reaches the document as a 'reactive' warning."""
+    from ssbflow.schemas import Provenance
+    from ssbflow.structures.interfaces import CandidateInfo
+    from ssbflow.structures.library import get_phase
+    from ssbflow.workflows.adhesion import RelaxedCandidate, ScreeningResult, summarize_adhesion
+    from ssbflow.workflows.surface import SurfaceEnergyDocument
+
+    ev_per_a2 = 16.021766  # J/m² per eV/Å²
+    area = 20.0
+    li = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    li2o = get_phase("Li2O")
+    e_bulk_e = -4.5 * len(li2o)
+    e_slab_m = -1.6 * 6
+    e_slab_e = 2 * e_bulk_e + 2 * area * 1.0 / ev_per_a2  # two bulk units, γ_e = 1.0 J/m²
+    e_int = e_slab_m + e_slab_e - area * 2.0 / ev_per_a2  # W_ad = 2.0 J/m²
+    info = CandidateInfo(
+        label="m0-t0-r0", metal_termination="Li", electrolyte_termination="O",
+        match_index=0, registry_index=0, in_plane_offset=(0.0, 0.0), strain_percent=1.0,
+        von_mises_strain=0.01, area_A2=area, n_atoms=30, n_fixed=6, gap_A=2.0,
+        strained_side="metal",
+    )  # fmt: skip
+    screening = ScreeningResult(
+        candidates=[info], interface_energies_eV=[e_int + 0.1], metal_slab_energies_eV=[e_slab_m],
+        electrolyte_slab_energies_eV=[e_slab_e], selected=[info.label], n_force_evaluations=3,
+    )  # fmt: skip
+    slab_e = li2o.make_supercell([1, 1, 2], in_place=False)
+    relaxed = RelaxedCandidate(
+        label=info.label, start_gap_A=2.0, interface_energy_eV=e_int,
+        metal_slab_energy_eV=e_slab_m, electrolyte_slab_energy_eV=e_slab_e,
+        interface=slab_e, metal_slab=li, electrolyte_slab=slab_e, n_force_evaluations=30,
+    )  # fmt: skip
+    gamma = SurfaceEnergyDocument(
+        system="Li(100)", formula="Li", calculator="emt",
+        provenance=Provenance(calculator="emt", level_of_theory="emt"), miller=(1, 0, 0),
+        termination_index=0, surface_energy_J_per_m2=0.5,
+    )  # fmt: skip
+    doc = summarize_adhesion.original(
+        metal_doc={"structure": li, "output": {"energy": -3.8}},
+        electrolyte_doc={"structure": li2o, "output": {"energy": e_bulk_e}},
+        metal_surface=gamma, screening=screening, relaxed=[relaxed], metal_name="Li",
+        electrolyte_name="Li2O", metal_formula="Li", electrolyte_formula="Li2O",
+        metal_miller=(1, 0, 0), electrolyte_miller=(1, 1, 1), strained_side="metal",
+        provenance=Provenance(calculator="emt", level_of_theory="emt").model_dump(mode="json"),
+        tags=[],
+    )  # fmt: skip
+    assert doc.status == "successful", doc.failure_reason
+    assert doc.work_of_adhesion_J_per_m2 == pytest.approx(2.0, rel=1e-6)
+    assert doc.electrolyte_surface_energy_J_per_m2 == pytest.approx(1.0, rel=1e-6)
+    assert doc.interface_energy_J_per_m2 == pytest.approx(0.5 + 1.0 - 2.0, abs=1e-6)
+    assert doc.contact_angle_deg == 0.0 and doc.wetting == "perfect wetting"
+    assert doc.n_force_evaluations == 33
+    reactive = [w for w in doc.warnings if "negative interface energy" in w]
+    assert len(reactive) == 1 and "reactive" in reactive[0] and "m0-t0-r0" in reactive[0]

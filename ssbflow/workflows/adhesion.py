@@ -900,7 +900,8 @@ def summarize_adhesion(
     rc = relaxed_by_label[best.label]
     for r in relaxed_ok:
         if r.interface_energy_J_per_m2 is not None and r.interface_energy_J_per_m2 < 0:
-            warnings.append(
+            # doc.warnings, not the local list: pydantic copied that list into the document
+            doc.warnings.append(
                 f"{r.label}: negative interface energy ({r.interface_energy_J_per_m2:.2f} J/m²): "
                 f"the {r.electrolyte_termination} termination is not stable against the metal "
                 "(the metal completes or reduces it); treat this contact as reactive"
