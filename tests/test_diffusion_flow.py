@@ -311,3 +311,15 @@ def test_analysis_job_reports_collective_diffusivity_with_a_framework():
     assert abs(doc.activation_energy_eV - 0.2) < 4 * doc.activation_energy_stderr_eV + 0.02
     # σ(300 K) still comes from D* with the Haven-ratio setting, which is recorded
     assert doc.haven_ratio == 1.0 and doc.conductivity_300K_S_per_cm > 0
+
+
+def test_cli_analyze_human_table_shows_collective_columns(run_cli, tmp_path):
+    files = _write_walks(tmp_path)
+    code, stdout, stderr = run_cli(
+        "diffusion-analyze", *files, "--species", "Li", "--temperatures", "800,1000,1200",
+        "--output", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "D_J" in stdout and "H_R" in stdout and "Ea =" in stdout
+    data = json.loads((tmp_path / "o" / "diffusion.json").read_text())
+    assert set(data["haven_ratio_measured"]) == {"800", "1000", "1200"}

@@ -173,16 +173,23 @@ def read_trajectory(path: Path, timestep_fs: float | None) -> tuple[dict[str, An
 def _print_table(doc: dict[str, Any], title: str) -> None:
     console = Console()
     table = Table(title=title)
-    for col in ("T (K)", "D (cm²/s)", "± stderr", "MSD rise (Å²)", "note"):
+    columns = ("T (K)", "D* (cm²/s)", "± stderr", "D_J (cm²/s)", "H_R = D*/D_J")
+    for col in (*columns, "MSD rise (Å²)", "note"):
         table.add_column(col)
     excluded = doc.get("excluded_temperatures") or {}
     rise = doc.get("msd_increase_over_fit_A2") or {}
+    d_j = doc.get("collective_diffusivity_cm2_per_s") or {}
+    d_j_err = doc.get("collective_diffusivity_stderr_cm2_per_s") or {}
+    haven = doc.get("haven_ratio_measured") or {}
+    haven_err = doc.get("haven_ratio_measured_stderr") or {}
     for key, d in doc.get("diffusivity_cm2_per_s", {}).items():
         err = doc["diffusivity_stderr_cm2_per_s"].get(key)
         table.add_row(
             key,
             f"{d:.3e}",
             f"{err:.1e}" if err is not None else "",
+            f"{d_j[key]:.2e} ± {d_j_err[key]:.1e}" if key in d_j else "—",
+            f"{haven[key]:.2f} ± {haven_err[key]:.2f}" if key in haven else "—",
             f"{rise[key]:.2f}" if key in rise else "",
             "excluded: " + excluded[key] if key in excluded else "fitted",
         )
