@@ -51,31 +51,6 @@ class FunctionTimer:
         setattr(self.owner, self.name, self._orig)
 
 
-class CalcTimer:
-    """Time and count every ``calculate`` call of one calculator class."""
-
-    def __init__(self, cls: type) -> None:
-        self.cls, self.calls, self.seconds = cls, 0, 0.0
-        self._orig = cls.calculate
-
-    def __enter__(self) -> CalcTimer:
-        timer = self
-
-        def timed(calc, *args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return timer._orig(calc, *args, **kwargs)
-            finally:
-                timer.seconds += time.perf_counter() - t0
-                timer.calls += 1
-
-        self.cls.calculate = timed
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.cls.calculate = self._orig
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calculator", default="chgnet")
@@ -102,7 +77,7 @@ def main() -> None:
     import ssbflow.workflows.adhesion as adhesion_module
 
     with (
-        CalcTimer(type(calc)) as timer,
+        FunctionTimer(type(calc), "calculate") as timer,
         FunctionTimer(adhesion_module, "build_interface_candidates") as enum_timer,
         FunctionTimer(jobflow.core.job.Job, "resolve_args") as resolve_timer,
         FunctionTimer(jobflow.core.store.JobStore, "update") as store_timer,
@@ -189,7 +164,7 @@ def main() -> None:
             maker.surface_energy_maker.relax_maker,
             relax_kwargs={**maker.surface_energy_maker.relax_maker.relax_kwargs, **no_file},
         )
-        with CalcTimer(type(calc)) as t_full:
+        with FunctionTimer(type(calc), "calculate") as t_full:
             t1 = time.perf_counter()
             # the steps both strategies share: bulk relaxations and the metal slab series
             bulk_relax.run_ase(li)

@@ -109,6 +109,23 @@ def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
     assert adhesion[0]["output"]["status"] == "successful"
     assert adhesion[0]["output"]["provenance"]["calculator"] == "emt"
     assert len(json.dumps(adhesion[0]["output"], default=str)) < 200_000
+    # lean intermediate documents: the screening result carries structures only for the
+    # two selected candidates, and task documents hold their final structure once
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        screening = store.query_one({"name": "rank candidates"})["output"]
+        static = store.query_one({"name": {"$regex": "^screen m0"}})["output"]
+    finally:
+        store.close()
+    assert len(screening["candidates"]) == out["n_candidates"]
+    assert not any("interface" in c for c in screening["candidates"])
+    assert [c["label"] for c in screening["selected_candidates"]] == screening["selected"]
+    assert len(screening["selected"]) == 2
+    assert static["structure"]["sites"] and static["output"]["mol_or_struct"] is None
+    assert static["output"]["energy"] is not None
 
 
 def test_failed_relaxation_is_stored_as_failed(ag_cu_files, settings):

@@ -111,7 +111,9 @@ def test_unknown_functional_and_functional_without_setups():
     assert check_calculator("gpaw", ["Li"], {"xc": "LDA"}) == "gpaw"
 
 
-def test_missing_gpaw_gives_install_hint(monkeypatch):
+@pytest.fixture
+def gpaw_not_installed(monkeypatch):
+    """Make gpaw and gpaw-data look absent to importlib."""
     real = importlib.util.find_spec
 
     def fake(name, *args, **kwargs):
@@ -120,6 +122,9 @@ def test_missing_gpaw_gives_install_hint(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib.util, "find_spec", fake)
+
+
+def test_missing_gpaw_gives_install_hint(gpaw_not_installed):
     with pytest.raises(InputError, match=r"pip install 'ssbflow\[dft\]'"):
         check_calculator("gpaw", ["Li"], {})
     from ssbflow.calculators.dft_gpaw import check_gpaw
@@ -128,15 +133,7 @@ def test_missing_gpaw_gives_install_hint(monkeypatch):
         check_gpaw(["Li"], {})
 
 
-def test_cli_gpaw_not_installed_exits_2(monkeypatch, run_cli):
-    real = importlib.util.find_spec
-
-    def fake(name, *args, **kwargs):
-        if name.split(".")[0] in {"gpaw", "gpaw_data"}:
-            return None
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib.util, "find_spec", fake)
+def test_cli_gpaw_not_installed_exits_2(gpaw_not_installed, run_cli):
     code, out, err = run_cli(
         "diffusion", "Li", "--species", "Li", "--calculator", "gpaw", "--temperatures", "600 800"
     )

@@ -160,3 +160,9 @@ def write_structures(structures: dict[str, Any], output: Path) -> list[Path]:
         structure.to(filename=str(poscar), fmt="poscar")
         written += [cif, poscar]
     return written
+
+
+def print_warnings(console: Any, doc: dict[str, Any]) -> None:
+    """Print a result document's warnings, one per line, after its table."""
+    for warning in doc.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -17,6 +17,7 @@ from ssbflow.commands._common import (
     load_settings,
     parse_calculator_kwargs,
     parse_miller,
+    print_warnings,
     require_positive,
     run_or_submit,
     write_structures,
@@ -132,8 +133,7 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
             c["status"],
         )
     console.print(cands)
-    for warning in doc.get("warnings") or []:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+    print_warnings(console, doc)
     console.print(f"uuid: {uuid}")
     if written:
         console.print(f"structures written to {written[0].parent}")

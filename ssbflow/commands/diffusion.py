@@ -62,6 +62,18 @@ EXTRA_JSON_KEYS = (
     "warnings",
 )
 
+# Options shared by `diffusion` and `diffusion-analyze`.
+HAVEN_RATIO_OPTION = typer.Option(
+    1.0, "--haven-ratio", help="Haven ratio for Nernst–Einstein (D*/D_sigma; 1 = uncorrelated)."
+)
+ION_CHARGE_OPTION = typer.Option(1, "--ion-charge", help="Charge number of the ion.")
+JUMP_DISTANCE_OPTION = typer.Option(
+    None, "--jump-distance", help="Jump distance a (Å); default: nearest mobile pair."
+)
+MIN_MSD_OPTION = typer.Option(
+    3.0, "--min-msd", help="Exclude T whose MSD rises less than this over the fit (Å²)."
+)
+
 TEMPERATURES_HELP = (
     "Temperatures in K: '600 800 1000' (quoted), '600,800,1000', or unquoted numbers "
     "right after the option (--temperatures 600 800 1000)."
@@ -284,14 +296,10 @@ def register(app: typer.Typer) -> None:
             10.0, "--supercell-min-length", help="Minimum perpendicular cell width (Å)."
         ),
         relax: bool = typer.Option(True, "--relax/--no-relax", help="Relax the cell first."),
-        haven_ratio: float = typer.Option(1.0, "--haven-ratio", help="For Nernst–Einstein."),
-        ion_charge: int = typer.Option(1, "--ion-charge", help="Charge number of the ion."),
-        jump_distance: float = typer.Option(
-            None, "--jump-distance", help="Jump distance a (Å); default: nearest mobile pair."
-        ),
-        min_msd: float = typer.Option(
-            3.0, "--min-msd", help="Exclude T whose MSD rises less than this over the fit (Å²)."
-        ),
+        haven_ratio: float = HAVEN_RATIO_OPTION,
+        ion_charge: int = ION_CHARGE_OPTION,
+        jump_distance: float = JUMP_DISTANCE_OPTION,
+        min_msd: float = MIN_MSD_OPTION,
         seed: int = typer.Option(0, "--seed", help="Random seed (velocities, thermostat, MCMC)."),
         output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
         data_dir: Path = DATA_DIR_OPTION,
@@ -361,14 +369,10 @@ def register(app: typer.Typer) -> None:
         timestep_fs: float = typer.Option(
             None, "--timestep-fs", help="Time between frames (fs) when files carry no time_fs."
         ),
-        haven_ratio: float = typer.Option(1.0, "--haven-ratio", help="For Nernst–Einstein."),
-        ion_charge: int = typer.Option(1, "--ion-charge", help="Charge number of the ion."),
-        jump_distance: float = typer.Option(
-            None, "--jump-distance", help="Jump distance a (Å); default: nearest mobile pair."
-        ),
-        min_msd: float = typer.Option(
-            3.0, "--min-msd", help="Exclude T whose MSD rises less than this over the fit (Å²)."
-        ),
+        haven_ratio: float = HAVEN_RATIO_OPTION,
+        ion_charge: int = ION_CHARGE_OPTION,
+        jump_distance: float = JUMP_DISTANCE_OPTION,
+        min_msd: float = MIN_MSD_OPTION,
         fit_start_fraction: float = typer.Option(
             0.1, "--fit-start", help="Start of the fit window (fraction of the trajectory)."
         ),

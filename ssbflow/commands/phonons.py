@@ -17,6 +17,7 @@ from ssbflow.commands._common import (
     load_output,
     load_settings,
     parse_calculator_kwargs,
+    print_warnings,
     run_or_submit,
     write_structures,
 )
@@ -102,8 +103,7 @@ def _print_summary(doc: dict[str, Any], plot: Path | None, band_plot: Path | Non
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    for warning in doc.get("warnings") or []:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+    print_warnings(console, doc)
     if plot is not None:
         console.print(f"DOS plot: {plot}")
     if band_plot is not None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ssbflow.plots import save_figure
+
 
 def plot_parity(
     labels: Sequence[str],
@@ -64,7 +66,4 @@ def plot_parity(
     ax.set_ylabel(f"computed ({unit})")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)

@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ssbflow.analysis.phonons import debye_dos
+from ssbflow.plots import save_figure
 
 
 def plot_phonon_dos(
@@ -47,46 +49,35 @@ def plot_phonon_dos(
     Path
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     nu = np.asarray(frequencies_THz, dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    try:
-        ax.plot(nu, np.asarray(total_dos), color="black", lw=1.5, label="total")
-        for species, values in projected_dos.items():
-            lw = 1.8 if species in mobile_species else 1.0
-            ax.plot(nu, np.asarray(values), lw=lw, label=f"{species} projected")
-        styles = iter(["--", ":", "-."])
-        for label, nu_d in debye_frequencies_THz.items():
-            if nu_d is None:
-                continue
-            grid = np.linspace(0.0, nu_d, 200)
-            ax.plot(
-                grid,
-                debye_dos(grid, nu_d, 3 * n_atoms_primitive),
-                ls=next(styles, "--"),
-                color="grey",
-                label=f"Debye, {label} ($\\nu_D$ = {nu_d:.2f} THz)",
-            )
-        if band_center_THz is not None:
-            ax.axvline(band_center_THz, color="tab:red", lw=0.8, label="mobile-ion band centre")
-        ax.axvline(0.0, color="black", lw=0.5)
-        ax.set_xlabel("frequency (THz)")
-        ax.set_ylabel("DOS (modes / THz / cell)")
-        ax.set_ylim(bottom=0)
-        if title:
-            ax.set_title(title)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    ax.plot(nu, np.asarray(total_dos), color="black", lw=1.5, label="total")
+    for species, values in projected_dos.items():
+        lw = 1.8 if species in mobile_species else 1.0
+        ax.plot(nu, np.asarray(values), lw=lw, label=f"{species} projected")
+    styles = iter(["--", ":", "-."])
+    for label, nu_d in debye_frequencies_THz.items():
+        if nu_d is None:
+            continue
+        grid = np.linspace(0.0, nu_d, 200)
+        ax.plot(
+            grid,
+            debye_dos(grid, nu_d, 3 * n_atoms_primitive),
+            ls=next(styles, "--"),
+            color="grey",
+            label=f"Debye, {label} ($\\nu_D$ = {nu_d:.2f} THz)",
+        )
+    if band_center_THz is not None:
+        ax.axvline(band_center_THz, color="tab:red", lw=0.8, label="mobile-ion band centre")
+    ax.axvline(0.0, color="black", lw=0.5)
+    ax.set_xlabel("frequency (THz)")
+    ax.set_ylabel("DOS (modes / THz / cell)")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
 def plot_phonon_document(doc: Mapping, path: Path) -> Path:
@@ -128,11 +119,6 @@ def plot_phonon_bands(band_data: Mapping, path: Path, title: str | None = None) 
     Path
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     distances = [np.asarray(d, dtype=float) for d in band_data["distances"]]
     frequencies = [np.asarray(f, dtype=float) for f in band_data["frequencies_THz"]]
     labels = list(band_data.get("labels") or [])
@@ -143,28 +129,22 @@ def plot_phonon_bands(band_data: Mapping, path: Path, title: str | None = None) 
         ticks.append(float(d[0]))
         if not connected:
             ticks.append(float(d[-1]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    try:
-        for d, f in zip(distances, frequencies, strict=True):
-            ax.plot(d, f, color="tab:blue", lw=1.0)
-        ax.axhline(0.0, color="black", lw=0.5)
-        unique_ticks = sorted(set(ticks))
-        for x in unique_ticks:
-            ax.axvline(x, color="grey", lw=0.5)
-        if len(labels) == len(ticks):
-            # a disconnected jump puts two labels on one position: join them as "A|B"
-            merged: dict[float, str] = {}
-            for x, label in zip(ticks, labels, strict=True):
-                merged[x] = f"{merged[x]}|{label}" if x in merged else label
-            ax.set_xticks(list(merged), list(merged.values()))
-        ax.set_xlim(ticks[0], ticks[-1])
-        ax.set_ylabel("frequency (THz)")
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for d, f in zip(distances, frequencies, strict=True):
+        ax.plot(d, f, color="tab:blue", lw=1.0)
+    ax.axhline(0.0, color="black", lw=0.5)
+    unique_ticks = sorted(set(ticks))
+    for x in unique_ticks:
+        ax.axvline(x, color="grey", lw=0.5)
+    if len(labels) == len(ticks):
+        # a disconnected jump puts two labels on one position: join them as "A|B"
+        merged: dict[float, str] = {}
+        for x, label in zip(ticks, labels, strict=True):
+            merged[x] = f"{merged[x]}|{label}" if x in merged else label
+        ax.set_xticks(list(merged), list(merged.values()))
+    ax.set_xlim(ticks[0], ticks[-1])
+    ax.set_ylabel("frequency (THz)")
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
