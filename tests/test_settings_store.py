@@ -130,6 +130,7 @@ def test_usage_errors_are_one_line_exit_2(args, run_cli):
 
 @pytest.mark.slow
 def test_sevennet_loads_offline_and_agrees_with_chgnet():
+    pytest.importorskip("sevenn", reason="SevenNet is not installed (pip install 'ssbflow[test]')")
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from ssbflow.structures.library import get_phase
