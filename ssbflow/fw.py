@@ -43,6 +43,7 @@ file system). Use MongoDB to spread workers over several machines.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import socket
@@ -394,24 +395,25 @@ def open_launchpad(
         if not isinstance(raw, dict):
             raise InputError(f"LaunchPad file {path} must be a YAML mapping (host:, name:, ...)")
         config = _expand_env(raw, path)
+        _check_launchpad_config(config, path)
         config.setdefault("strm_lvl", "WARNING")
         mongo_kwargs = dict(config.get("mongoclient_kwargs") or {})
         mongo_kwargs.setdefault("serverSelectionTimeoutMS", 10000)
         config["mongoclient_kwargs"] = mongo_kwargs
         description = describe_launchpad_config(config)
-        try:
-            lp = LaunchPad.from_dict(config)
-        except TypeError as exc:
-            raise InputError(f"LaunchPad file {path} has an unknown field: {exc}") from exc
+        lp = _construct_launchpad(lambda: LaunchPad.from_dict(config), f"LaunchPad file {path}")
         opened = OpenedLaunchPad(lp, description, embedded=False, settings=settings)
     elif settings.uses_mongodb:
         uri = settings.mongodb_uri.get_secret_value()  # type: ignore[union-attr]
-        lp = LaunchPad(
-            host=uri,
-            uri_mode=True,
-            name=settings.database,
-            strm_lvl="WARNING",
-            mongoclient_kwargs={"serverSelectionTimeoutMS": 10000},
+        lp = _construct_launchpad(
+            lambda: LaunchPad(
+                host=uri,
+                uri_mode=True,
+                name=settings.database,
+                strm_lvl="WARNING",
+                mongoclient_kwargs={"serverSelectionTimeoutMS": 10000},
+            ),
+            f"MongoDB URI {mask_credentials(uri)} (SSBFLOW_MONGODB_URI)",
         )
         description = f"MongoDB LaunchPad {mask_credentials(uri)}, database '{settings.database}'"
         opened = OpenedLaunchPad(lp, description, embedded=False, settings=settings)
@@ -421,6 +423,49 @@ def open_launchpad(
     with database_errors(description):
         initialize_launchpad(opened.raw)
     return opened
+
+
+_MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+
+def _check_launchpad_config(config: dict[str, Any], path: Path) -> None:
+    """InputError for a LaunchPad file FireWorks could not use (no host, not MongoDB)."""
+    host = config.get("host")
+    if not host or not isinstance(host, str):
+        raise InputError(
+            f"LaunchPad file {path} has no 'host'; give the MongoDB host (host: localhost, "
+            "port: 27017, name: fireworks) or a URI (host: mongodb://..., uri_mode: true)",
+            field="launchpad_file",
+        )
+    if "://" in host and not host.startswith(_MONGO_SCHEMES):
+        raise InputError(
+            f"LaunchPad file {path}: host {mask_credentials(host)} is not a MongoDB address; "
+            "FireWorks needs MongoDB (mongodb:// or mongodb+srv://)",
+            field="launchpad_file",
+        )
+    if host.startswith(_MONGO_SCHEMES) and not config.get("uri_mode"):
+        config["uri_mode"] = True
+    kwargs = config.get("mongoclient_kwargs")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise InputError(
+            f"LaunchPad file {path}: mongoclient_kwargs must be a mapping, got {kwargs!r}",
+            field="launchpad_file",
+        )
+
+
+def _construct_launchpad(build: Callable[[], Any], what: str) -> Any:
+    """Call ``build`` (a FireWorks LaunchPad constructor); configuration errors -> InputError."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        return build()
+    except (PyMongoError, TypeError, ValueError, KeyError) as exc:
+        reason = mask_credentials(" ".join(str(exc).split()) or type(exc).__name__)
+        raise InputError(
+            f"cannot use the {what}: {reason[:300]}; fix the address and options "
+            "(see launchpad.yaml in the ssbflow repository)",
+            field="launchpad_file",
+        ) from None
 
 
 @contextmanager
@@ -463,6 +508,7 @@ def submit_flow(
     settings: SsbflowSettings,
     launchpad_file: Path | None = None,
     dry_run: bool = False,
+    as_json: bool = False,
 ) -> int | None:
     """Add ``flow`` to the LaunchPad as a FireWorks workflow and print its id on stdout.
 
@@ -476,6 +522,9 @@ def submit_flow(
         LaunchPad YAML overriding ``settings.launchpad_file``.
     dry_run
         Print the jobs that would be added (on stdout) and store nothing.
+    as_json
+        Print one JSON object instead: ``{"workflow_id": ...}``, or for a dry run
+        ``{"dry_run": true, "workflow": ..., "jobs": [...]}``.
 
     Returns
     -------
@@ -492,6 +541,10 @@ def submit_flow(
         for parent, children in wf.links.items():
             for child in children:
                 parents.setdefault(child, []).append(names[parent])
+        if as_json:
+            jobs = [{"name": fw.name, "after": parents.get(fw.fw_id, [])} for fw in wf.fws]
+            print(json.dumps({"dry_run": True, "workflow": wf.name, "jobs": jobs}))
+            return None
         print(f"dry run: workflow '{wf.name}' with {n_jobs} job(s) would be added:")
         for fw in wf.fws:
             after = f" (after {', '.join(parents[fw.fw_id])})" if fw.fw_id in parents else ""
@@ -502,7 +555,7 @@ def submit_flow(
     with database_errors(opened.description):
         id_map = opened.launchpad.add_wf(wf)
     wf_id = min(id_map.values())
-    print(wf_id)
+    print(json.dumps({"workflow_id": wf_id}) if as_json else wf_id)
     sys.stderr.write(
         f"submitted workflow '{wf.name}' ({n_jobs} job(s)) as id {wf_id} to "
         f"{opened.description}; results will go to {describe_store(settings)}. "
@@ -571,13 +624,25 @@ def run_worker(
     log = log or (lambda message: sys.stderr.write(message + "\n"))
     if max_jobs is not None and max_jobs < 1:
         raise InputError(f"--max-jobs must be at least 1, got {max_jobs}")
-    opened = open_launchpad(settings, launchpad_file)
     if fworker_file is not None:
         if not Path(fworker_file).is_file():
-            raise InputError(f"worker file {fworker_file} does not exist; see my_fworker.yaml")
-        fworker = FWorker.from_file(str(fworker_file))
+            raise InputError(
+                f"worker file {fworker_file} does not exist; see my_fworker.yaml",
+                field="fworker_file",
+            )
+        try:
+            fworker = FWorker.from_file(str(fworker_file))
+        except Exception as exc:  # FireWorks raises YAML, serialization and type errors
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise InputError(
+                f"cannot read the worker file {fworker_file} ({reason}); it must be a YAML "
+                "mapping like my_fworker.yaml (name:, category:, query:)",
+                field="fworker_file",
+            ) from None
     else:
         fworker = FWorker(name=f"ssbflow@{socket.gethostname()}")
+    # the LaunchPad is opened (and an embedded one created) only once the input is good
+    opened = open_launchpad(settings, launchpad_file)
     identity = worker_identity()
     fworker.env = {**(fworker.env or {}), WORKER_ENV_KEY: identity}
 
@@ -669,8 +734,18 @@ def lost_jobs(opened: OpenedLaunchPad, lost_after_s: float = DEFAULT_LOST_AFTER_
 
     A job is lost when its worker on this host is no longer running (recorded pid), or
     when its launch has not been pinged for ``lost_after_s`` (FireWorks'
-    ``detect_lostruns``; workers ping hourly), whichever is found.
+    ``detect_lostruns``; workers ping hourly), whichever is found. A job whose worker
+    runs on this host and is alive is never lost, whatever ``lost_after_s`` says:
+    resetting it would run it twice.
+
+    Raises
+    ------
+    InputError
+        ``lost_after_s`` is not a positive, finite number of seconds.
     """
+    from ssbflow.validation import check_lost_after
+
+    lost_after_s = check_lost_after(lost_after_s, "lost_after_s")
     with opened.transaction(write=False) as lp:
         _, lost, _ = lp.detect_lostruns(expiration_secs=lost_after_s)
         found = set(lost)
@@ -681,8 +756,13 @@ def lost_jobs(opened: OpenedLaunchPad, lost_after_s: float = DEFAULT_LOST_AFTER_
                 {"launch_id": fw["launches"][-1]}, {"fworker": 1, "state": 1}
             )
             identity = ((launch or {}).get("fworker") or {}).get("env", {}).get(WORKER_ENV_KEY)
-            if launch and launch.get("state") == "RUNNING" and _worker_alive(identity) is False:
+            if not launch or launch.get("state") != "RUNNING":
+                continue
+            alive = _worker_alive(identity)
+            if alive is False:
                 found.add(fw["fw_id"])
+            elif alive is True:
+                found.discard(fw["fw_id"])
     return found
 
 

@@ -6,6 +6,12 @@ abstract it was read from, and the page where it was read). Two kinds of finding
 
 ``numeric``
     a value with a unit, e.g. a work of adhesion of 0.9 J/m^2 for Li(100)/Li2O(111);
+``products``
+    what a metal does to an electrolyte, written ``Metal/Electrolyte -> A + B`` (it
+    reacts, and A and B are among the phases in equilibrium with the metal) or
+    ``Metal/Electrolyte -> stable`` (no reaction); checked with ``ssbflow stability``.
+    Numeric ``reduction_limit``/``oxidation_limit`` rows (V vs M/M+) are the
+    ``stability_window`` rows;
 ``ordering``
     a published ranking, written as a chain of members with one comparison sign, e.g.
     ``Li/Li2O > Li/Li3N > Li/Li3PO4`` or ``Cu(111) < Cu(100) < Cu(110)``. A member is
@@ -38,7 +44,14 @@ QUANTITY_UNITS: dict[str, str] = {
     "interface_energy": "J/m^2",
     "surface_energy": "J/m^2",
     "contact_angle": "deg",
+    # thermodynamic stability of an electrolyte against the metal (ssbflow stability)
+    "reduction_limit": "V",
+    "oxidation_limit": "V",
+    "interphase_products": "phases",
 }
+
+#: Quantities computed by the stability workflow (``stability_window`` rows and claims).
+STABILITY_QUANTITIES = frozenset({"reduction_limit", "oxidation_limit", "interphase_products"})
 
 #: Units the reference set may use (every quantity above maps to one of them).
 KNOWN_UNITS = frozenset(QUANTITY_UNITS.values())
@@ -221,6 +234,34 @@ def parse_claim(text: str) -> Claim:
     return Claim(members=members, direction=direction)  # type: ignore[arg-type]
 
 
+def parse_products_claim(text: str) -> tuple[str, str, tuple[str, ...] | None]:
+    """Parse ``"Li/Li3PS4 -> Li2S + Li3P"`` or ``"Li/Li2O -> stable"``.
+
+    Returns
+    -------
+    (metal, electrolyte, products)
+        ``products`` is None for ``stable`` (no reaction with the metal).
+
+    Raises
+    ------
+    ValueError
+        Not of the form ``Metal/Electrolyte -> A + B`` or ``Metal/Electrolyte -> stable``.
+    """
+    pair, sep, rhs = text.partition("->")
+    names = [p.strip() for p in pair.split("/")]
+    if not sep or len(names) != 2 or not all(_MEMBER.match(n) for n in names) or not rhs.strip():
+        raise ValueError(
+            f"products claim '{text}' must read 'Metal/Electrolyte -> A + B' or "
+            "'Metal/Electrolyte -> stable'"
+        )
+    if rhs.strip().lower() == "stable":
+        return names[0], names[1], None
+    products = tuple(p.strip() for p in rhs.split("+"))
+    if not all(products):
+        raise ValueError(f"products claim '{text}' has an empty product")
+    return names[0], names[1], products
+
+
 def _blank_to_none(value: object) -> object:
     if isinstance(value, str) and not value.strip():
         return None
@@ -233,8 +274,16 @@ class ReferenceRow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(..., description="Unique row id, e.g. 'WJM24-ORD-1'")
-    kind: Literal["numeric", "ordering"]
-    quantity: Literal["work_of_adhesion", "interface_energy", "surface_energy", "contact_angle"]
+    kind: Literal["numeric", "ordering", "products"]
+    quantity: Literal[
+        "work_of_adhesion",
+        "interface_energy",
+        "surface_energy",
+        "contact_angle",
+        "reduction_limit",
+        "oxidation_limit",
+        "interphase_products",
+    ]
     relaxation: Literal["relaxed", "ideal", "not stated"] = Field(
         ..., description="Relaxed (after relaxation) or ideal (rigid, unrelaxed) quantity"
     )
@@ -324,6 +373,17 @@ class ReferenceRow(BaseModel):
                 raise ValueError("a numeric row has no claim")
             if self.quantity != "surface_energy" and self.electrolyte is None:
                 raise ValueError(f"a numeric {self.quantity} row needs an electrolyte")
+        elif self.kind == "products":
+            if (
+                self.quantity != "interphase_products"
+                or self.claim is None
+                or self.value is not None
+            ):
+                raise ValueError(
+                    "a products row has quantity interphase_products, no value and a claim "
+                    "such as 'Li/Li3PS4 -> Li2S + Li3P' or 'Li/Li2O -> stable'"
+                )
+            parse_products_claim(self.claim)
         else:
             if self.claim is None:
                 raise ValueError("an ordering row needs a claim such as 'A > B > C'")
@@ -364,6 +424,9 @@ class ReferenceRow(BaseModel):
 
         Facets and electrolyte not written in a claim member are taken from the row.
         """
+        if self.kind == "products":
+            metal, electrolyte, _ = parse_products_claim(self.claim or "")
+            return [ClaimMember(metal=metal, metal_facet=None, electrolyte=electrolyte)]
         if self.kind == "numeric":
             return [
                 ClaimMember(

@@ -36,12 +36,18 @@ from pydantic import BaseModel, Field
 from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
 from ssbflow.calculators import check_calculator, level_of_theory, normalize_name
 from ssbflow.errors import CalculationError, InputError
-from ssbflow.reference import ClaimMember, ReferenceRow, format_facet
+from ssbflow.reference import (
+    STABILITY_QUANTITIES,
+    ClaimMember,
+    ReferenceRow,
+    format_facet,
+    parse_products_claim,
+)
 from ssbflow.settings import SsbflowSettings
 
 #: Bumped whenever the way a reference system is built changes, so stored results made
 #: the old way are not reused.
-TASK_VERSION = "2"
+TASK_VERSION = "3"  # 3: converged one-face surface energies; γ_int from the contact face
 
 #: Calculators that are machine-learned potentials (reported as "ML potential vs. ...").
 ML_CALCULATORS = frozenset({"chgnet", "sevennet", "mace", "matgl"})
@@ -57,6 +63,8 @@ _ADHESION_FIELDS: dict[tuple[str, str], str] = {
     ("contact_angle", "not stated"): "contact_angle_deg",
 }
 _SURFACE_FIELD = "surface_energy_J_per_m2"
+#: Stability quantities in the stored StabilityDocument.
+_STABILITY_FIELDS = {"reduction_limit": "reduction_limit_V", "oxidation_limit": "oxidation_limit_V"}
 
 Status = Literal["computed", "reused", "failed", "not reproducible"]
 
@@ -94,7 +102,7 @@ class ReproduceOptions:
 class Task:
     """One system to compute (shared by every row that needs it)."""
 
-    kind: Literal["surface", "adhesion"]
+    kind: Literal["surface", "adhesion", "stability"]
     member: ClaimMember
     metal_structure: str | None
     electrolyte_termination: str | None
@@ -111,7 +119,7 @@ class TaskResult(BaseModel):
     """What happened to one system."""
 
     label: str
-    kind: Literal["surface", "adhesion"]
+    kind: Literal["surface", "adhesion", "stability"]
     tag: str
     status: Status
     reason: str | None = None
@@ -133,11 +141,11 @@ class EntryResult(BaseModel):
     """Published versus computed for one reference row."""
 
     id: str
-    kind: Literal["numeric", "ordering"]
+    kind: Literal["numeric", "ordering", "products"]
     quantity: str
     unit: str
     published: float | str = Field(..., description="Value (numeric) or claim (ordering)")
-    computed: float | dict[str, float | None] | None
+    computed: float | dict[str, float | None] | str | None
     difference: float | None = None
     relative_difference: float | None = None
     status: str = Field(
@@ -214,9 +222,11 @@ def build_tasks(rows: Sequence[ReferenceRow], options: ReproduceOptions) -> list
     """The distinct systems the rows need, each listing the rows that use it."""
     tasks: dict[str, Task] = {}
     for row in rows:
-        kind: Literal["surface", "adhesion"] = (
+        kind: Literal["surface", "adhesion", "stability"] = (
             "surface" if row.quantity == "surface_energy" else "adhesion"
         )
+        if row.quantity in STABILITY_QUANTITIES:
+            kind = "stability"
         for member in row.members():
             tag = _task_tag(kind, member, row, options)
             if tag in tasks:
@@ -323,23 +333,42 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
     member = task.member
     calc = normalize_name(options.calculator)
     kw = dict(options.calculator_kwargs)
+    if task.kind == "stability":
+        from ssbflow.workflows.stability import StabilityMaker
+
+        assert member.electrolyte is not None
+        maker = StabilityMaker.from_calculator(
+            calc, kw, max_atoms=options.max_atoms, tags=list(tags)
+        )
+        flow = maker.make(member.metal, member.electrolyte)
+        return flow, f"{member.metal}/{member.electrolyte}: phase diagram of the library phases"
     if task.kind == "surface":
-        from ssbflow.structures.slabs import slab_series
+        from ssbflow.structures.slabs import enumerate_terminations, termination_series
+        from ssbflow.workflows.calc import CalcStaticMaker
         from ssbflow.workflows.surface import SurfaceEnergyMaker
 
         if member.metal_facet is None:
             raise InputError("a surface energy needs a facet; the source states none")
         bulk = resolve_bulk(member.metal, task.metal_structure)
         check_calculator(calc, {el.symbol for el in bulk.composition}, kw)
+        # the same converged, one-face-at-a-time surface energies as `ssbflow surface`
         maker = SurfaceEnergyMaker(
             miller=member.metal_facet,
             relax_maker=CalcRelaxMaker(
                 name="slab relax", relax_cell=False, calculator_name=calc, calculator_kwargs=kw
             ),
+            static_maker=CalcStaticMaker(
+                name="bulk reference", calculator_name=calc, calculator_kwargs=kw
+            ),
             tags=tags,
         )
-        series = slab_series(bulk, maker.miller, maker.layers, maker.termination_index)
-        largest = max(len(info.slab) for info in series)
+        largest = max(
+            len(s.slab)
+            for t in enumerate_terminations(bulk, maker.miller)
+            for s in termination_series(
+                bulk, maker.miller, t, maker.min_thickness_A, maker.max_thickness_A
+            )
+        )
         if largest > options.max_atoms:
             raise InputError(
                 f"the thickest slab has {largest} atoms, more than --max-atoms {options.max_atoms}"
@@ -446,7 +475,7 @@ def _summary_fields(doc: dict[str, Any]) -> dict[str, Any]:
     for key, value in doc.items():
         if isinstance(value, bool | int | float | str) or value is None:
             keep[key] = value
-        elif key == "tags":
+        elif key in ("tags", "products"):
             keep[key] = list(value)
     return keep
 
@@ -480,6 +509,8 @@ def extract_value(row: ReferenceRow, result: TaskResult) -> tuple[float | None, 
     assert result.document is not None
     if row.quantity == "surface_energy":
         key = _SURFACE_FIELD
+    elif row.quantity in _STABILITY_FIELDS:
+        key = _STABILITY_FIELDS[row.quantity]
     else:
         key = _ADHESION_FIELDS.get((row.quantity, row.relaxation))
         if key is None:
@@ -567,6 +598,9 @@ def assemble(
                 )
             )
             continue
+        if row.kind == "products":
+            entries.append(_products_entry(row, member_results[0], common))
+            continue
         claim = row.parsed_claim
         assert claim is not None
         values: list[float | None] = []
@@ -629,6 +663,41 @@ def assemble(
     )
 
 
+def _products_entry(row: ReferenceRow, res: TaskResult, common: dict[str, Any]) -> EntryResult:
+    """Check a ``Metal/Electrolyte -> A + B`` (or ``-> stable``) claim on a stability result.
+
+    Passed when the claimed products are all among the phases in equilibrium with the
+    metal (and the pair reacts), or, for ``stable``, when the metal and the electrolyte do
+    not react.
+    """
+    _, _, claimed = parse_products_claim(row.claim or "")
+    if res.status not in ("computed", "reused") or res.document is None:
+        return EntryResult(
+            published=row.claim or "",
+            computed=None,
+            status="not evaluated",
+            reason=res.reason or res.status,
+            **common,
+        )
+    products = list(res.document.get("products") or [])
+    reacts = bool(res.document.get("reacts_with_metal"))
+    computed = " + ".join(products) if reacts else "stable"
+    if claimed is None:
+        passed = not reacts
+        reason = None if passed else f"reacts: {res.document.get('reaction')}"
+    else:
+        missing = [p for p in claimed if p not in products]
+        passed = reacts and not missing
+        reason = None if passed else ("no reaction" if not reacts else f"missing {missing}")
+    return EntryResult(
+        published=row.claim or "",
+        computed=computed,
+        status="passed" if passed else "failed",
+        reason=reason,
+        **common,
+    )
+
+
 def summarize(entries: Sequence[EntryResult], systems: Sequence[TaskResult]) -> ReproduceSummary:
     """Error statistics per unit for numeric rows; tallies of orderings and systems.
 
@@ -652,7 +721,7 @@ def summarize(entries: Sequence[EntryResult], systems: Sequence[TaskResult]) -> 
     headline = (
         "J/m^2" if "J/m^2" in by_unit else (next(iter(by_unit)) if len(by_unit) == 1 else None)
     )
-    orderings = [e for e in entries if e.kind == "ordering"]
+    orderings = [e for e in entries if e.kind in ("ordering", "products")]
     evaluated = [e for e in orderings if e.status in ("passed", "failed")]
     head = by_unit.get(headline, {}) if headline else {}
     return ReproduceSummary(
@@ -819,7 +888,7 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
                 )
                 written.append(path)
                 lines += [f"![parity plot ({unit})]({path.name})", ""]
-    orderings = [e for e in result.entries if e.kind == "ordering"]
+    orderings = [e for e in result.entries if e.kind in ("ordering", "products")]
     if orderings:
         lines += [
             "## Ordering claims",
@@ -831,7 +900,7 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
             vals = "; ".join(
                 f"{m.label} = {_fmt(m.value)}" if m.value is not None else f"{m.label}: {m.status}"
                 for m in e.members
-            )
+            ) or str(e.computed)
             result_text = e.status.upper() if e.status in ("passed", "failed") else e.status
             if e.reason:
                 result_text += f" ({_md_escape(e.reason)})"
@@ -855,6 +924,9 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
                 "work_of_adhesion_J_per_m2",
                 "interface_energy_J_per_m2",
                 "contact_angle_deg",
+                "reduction_limit_V",
+                "oxidation_limit_V",
+                "reaction_energy_eV_per_atom",
                 "strain_percent",
                 "n_atoms",
             )

@@ -93,13 +93,34 @@ def get_settings(**overrides: Any) -> SsbflowSettings:
     """
     clean = {k: v for k, v in overrides.items() if v is not None}
     path = _config_file()
+    explicit = os.environ.get("SSBFLOW_CONFIG_FILE")
+    if explicit and not path.exists():
+        raise InputError(
+            f"SSBFLOW_CONFIG_FILE={explicit} does not exist; create that settings file or "
+            "unset SSBFLOW_CONFIG_FILE",
+            field="config_file",
+        )
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"the settings file {path} is a folder, not a YAML file; fix SSBFLOW_CONFIG_FILE",
+            field="config_file",
+        )
     if path.is_file():
         try:
-            yaml.safe_load(path.read_text())
+            loaded = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as exc:
+            reason = " ".join(str(exc).split())
             raise InputError(
-                f"cannot read the settings file {path}: {exc}; fix it or unset SSBFLOW_CONFIG_FILE"
+                f"cannot read the settings file {path}: {reason}; fix it or unset "
+                "SSBFLOW_CONFIG_FILE",
+                field="config_file",
             ) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InputError(
+                f"the settings file {path} must be a YAML mapping (data_dir: ..., "
+                f"database: ...), not a {type(loaded).__name__}",
+                field="config_file",
+            )
     try:
         return SsbflowSettings(**clean)
     except ValueError as exc:

@@ -14,6 +14,8 @@ def isolated_ssbflow(tmp_path, monkeypatch):
     """Point ssbflow at a temporary data dir and cwd; ignore any user config file."""
     data_dir = tmp_path / "ssbflow-data"
     monkeypatch.setenv("SSBFLOW_DATA_DIR", str(data_dir))
+    # an empty settings file: an explicitly named file must exist (issue 10)
+    (tmp_path / "no-config.yaml").write_text("")
     monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(tmp_path / "no-config.yaml"))
     monkeypatch.delenv("SSBFLOW_MONGODB_URI", raising=False)
     monkeypatch.delenv("SSBFLOW_LAUNCHPAD_FILE", raising=False)

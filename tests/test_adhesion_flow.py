@@ -83,9 +83,22 @@ def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
         "n_atoms",
         "calculator",
         "uuid",
+        "electrolyte_termination",
+        "electrolyte_reference_symmetric",
+        "reactive",
+        "warnings",
     ):
         assert key in out
     assert out["calculator"] == "emt"
+    # Cu(111) has one termination: the selected contact face has its symmetric reference,
+    # and its γ is Cu(111)'s own, as in the electrolyte-face list
+    assert out["electrolyte_reference_symmetric"] is True and out["reactive"] is False
+    (face,) = out["electrolyte_faces"]
+    assert face["symmetric"] and face["converged"]
+    assert out["electrolyte_surface_energy_J_per_m2"] == face["surface_energy_J_per_m2"]
+    selected = next(c for c in out["candidates"] if c["label"] == out["selected_label"])
+    assert selected["electrolyte_termination_chemistry"] == "Cu-terminated"
+    assert selected["n_atoms_crossed"] == 0 and not selected["migrated"]
     # Ag and Cu bond strongly: W_ad positive, of the order of the surface energies
     assert 0.5 < out["work_of_adhesion_J_per_m2"] < 3.0
     assert out["metal_surface_energy_J_per_m2"] > 0
@@ -253,7 +266,6 @@ def _homo_interface(calculator: str, kwargs: dict, element: str, a: float, layer
         n_relax=1,
         n_fixed_planes=1,
     )
-    maker.surface_energy_maker.layers = (layers, layers + 1, layers + 2)
     settings = get_settings()
     flow = maker.make(bulk, bulk)
     run_flow(flow, settings, progress=False)
@@ -275,14 +287,16 @@ def test_homo_interface_is_bulk_like_emt():
     assert rigid["m0-t0-r0"] < 0.5 * max(rigid.values())
 
 
-def test_summary_by_hand_negative_interface_energy_is_flagged():
-    """The summary job on hand-made energies: W_ad, γ_electrolyte, γ_int, θ as worked out
-    here, and a negative γ_int reaches the document as a 'reactive' warning."""
+def _hand_summary(with_stable: bool):
+    """The summary job on hand-made energies: two contact faces of Li2O, O-terminated
+    (γ_face = 1.0 J/m², W_ad = 2.0 J/m²: reactive) and Li-terminated (γ_face = 0.3 J/m²,
+    W_ad = 0.2 J/m²), metal γ = 0.5 J/m². Each candidate's electrolyte slab is built so
+    that the old recipe, (E_slab − Σ N μ)/2A over both faces, would give 2.5 J/m²."""
     from ssbflow.schemas import Provenance
     from ssbflow.structures.interfaces import CandidateInfo
     from ssbflow.structures.library import get_phase
     from ssbflow.workflows.adhesion import RelaxedCandidate, ScreeningResult, summarize_adhesion
-    from ssbflow.workflows.surface import SurfaceEnergyDocument
+    from ssbflow.workflows.surface import SurfaceEnergyDocument, SurfaceEnergySet
 
     ev_per_a2 = 16.021766  # J/m² per eV/Å²
     area = 20.0
@@ -290,43 +304,152 @@ def test_summary_by_hand_negative_interface_energy_is_flagged():
     li2o = get_phase("Li2O")
     e_bulk_e = -4.5 * len(li2o)
     e_slab_m = -1.6 * 6
-    e_slab_e = 2 * e_bulk_e + 2 * area * 1.0 / ev_per_a2  # two bulk units, γ_e = 1.0 J/m²
-    e_int = e_slab_m + e_slab_e - area * 2.0 / ev_per_a2  # W_ad = 2.0 J/m²
-    info = CandidateInfo(
-        label="m0-t0-r0", metal_termination="Li", electrolyte_termination="O",
-        match_index=0, registry_index=0, in_plane_offset=(0.0, 0.0), strain_percent=1.0,
-        von_mises_strain=0.01, area_A2=area, n_atoms=30, n_fixed=6, gap_A=2.0,
-        strained_side="metal",
-    )  # fmt: skip
+    e_slab_e = 2 * e_bulk_e + 2 * area * 2.5 / ev_per_a2  # the two-face mean would be 2.5
+    prov = Provenance(calculator="emt", level_of_theory="emt")
+    faces = {
+        "O": ([[("O", 10.9)], [("Li", 10.9)], [("Li", 10.9)]], [0.0, 0.67, 2.0], 1.0, 2.0),
+        "Li": ([[("Li", 10.9)], [("O", 10.9)], [("Li", 10.9)]], [0.0, 0.67, 1.33], 0.3, 0.2),
+    }
+    kinds = ["O", "Li"] if with_stable else ["O"]
+    infos, relaxed, docs, e_int = [], [], [], []
+    for t, kind in enumerate(kinds):
+        planes, spacings, gamma_face, w_ad = faces[kind]
+        info = CandidateInfo(
+            label=f"m0-t{t}-r0", metal_termination="Li", electrolyte_termination=f"{t + 1}_{kind}",
+            match_index=0, registry_index=0, in_plane_offset=(0.0, 0.0), strain_percent=1.0,
+            von_mises_strain=0.01, area_A2=area, n_atoms=30, n_fixed=6, gap_A=2.0,
+            strained_side="metal", electrolyte_termination_chemistry=f"{kind}-terminated",
+            electrolyte_contact_planes=planes, electrolyte_contact_spacings_A=spacings,
+        )  # fmt: skip
+        infos.append(info)
+        e = e_slab_m + e_slab_e - area * w_ad / ev_per_a2
+        e_int.append(e)
+        rc = RelaxedCandidate(
+            label=info.label, start_gap_A=2.0, interface_energy_eV=e,
+            metal_slab_energy_eV=e_slab_m, electrolyte_slab_energy_eV=e_slab_e,
+            interface=li2o, metal_slab=li, electrolyte_slab=li2o, n_force_evaluations=30,
+            max_normal_displacement_A=0.1, n_atoms_crossed=0,
+        )  # fmt: skip
+        relaxed.append(rc)
+        face_doc = SurfaceEnergyDocument(
+            system=f"Li2O {kind}", formula="Li2O", calculator="emt", provenance=prov,
+            miller=(1, 1, 1), termination_index=t + 1, termination=f"{t + 1}:{kind}",
+            termination_chemistry=f"{kind}-terminated", surface_energy_J_per_m2=gamma_face,
+            symmetric=True, stoichiometric=kind == "Li", converged=True,
+            face_planes=planes, face_spacings_A=spacings,
+        )  # fmt: skip
+        docs.append(face_doc)
     screening = ScreeningResult(
-        candidates=[info], interface_energies_eV=[e_int + 0.1], metal_slab_energies_eV=[e_slab_m],
-        electrolyte_slab_energies_eV=[e_slab_e], selected=[info.label], n_force_evaluations=3,
-    )  # fmt: skip
-    slab_e = li2o.make_supercell([1, 1, 2], in_place=False)
-    relaxed = RelaxedCandidate(
-        label=info.label, start_gap_A=2.0, interface_energy_eV=e_int,
-        metal_slab_energy_eV=e_slab_m, electrolyte_slab_energy_eV=e_slab_e,
-        interface=slab_e, metal_slab=li, electrolyte_slab=slab_e, n_force_evaluations=30,
+        candidates=infos, interface_energies_eV=[e + 0.1 for e in e_int],
+        metal_slab_energies_eV=[e_slab_m] * len(infos),
+        electrolyte_slab_energies_eV=[e_slab_e] * len(infos),
+        selected=[i.label for i in infos], n_force_evaluations=3,
     )  # fmt: skip
     gamma = SurfaceEnergyDocument(
-        system="Li(100)", formula="Li", calculator="emt",
-        provenance=Provenance(calculator="emt", level_of_theory="emt"), miller=(1, 0, 0),
-        termination_index=0, surface_energy_J_per_m2=0.5,
+        system="Li(100)", formula="Li", calculator="emt", provenance=prov, miller=(1, 0, 0),
+        termination_index=1, surface_energy_J_per_m2=0.5, converged=True, symmetric=True,
     )  # fmt: skip
-    doc = summarize_adhesion.original(
+    return summarize_adhesion.original(
         metal_doc={"structure": li, "output": {"energy": -3.8}},
         electrolyte_doc={"structure": li2o, "output": {"energy": e_bulk_e}},
-        metal_surface=gamma, screening=screening, relaxed=[relaxed], metal_name="Li",
-        electrolyte_name="Li2O", metal_formula="Li", electrolyte_formula="Li2O",
-        metal_miller=(1, 0, 0), electrolyte_miller=(1, 1, 1), strained_side="metal",
-        provenance=Provenance(calculator="emt", level_of_theory="emt").model_dump(mode="json"),
-        tags=[],
+        metal_surface=SurfaceEnergySet(surface_energies=[gamma]), screening=screening,
+        relaxed=relaxed, metal_name="Li", electrolyte_name="Li2O", metal_formula="Li",
+        electrolyte_formula="Li2O", metal_miller=(1, 0, 0), electrolyte_miller=(1, 1, 1),
+        strained_side="metal", provenance=prov.model_dump(mode="json"), tags=[],
+        electrolyte_surfaces=SurfaceEnergySet(surface_energies=docs),
     )  # fmt: skip
+
+
+def test_summary_by_hand_face_energy_reactive_flagged_not_headline():
+    """Each candidate gets its own contact face's γ (never the two-face mean, 2.5 here);
+    the O contact has γ_int = 0.5 + 1.0 − 2.0 < 0: flagged reactive, not the headline,
+    which is the Li contact, γ_int = 0.5 + 0.3 − 0.2 = 0.6 J/m²."""
+    doc = _hand_summary(with_stable=True)
     assert doc.status == "successful", doc.failure_reason
-    assert doc.work_of_adhesion_J_per_m2 == pytest.approx(2.0, rel=1e-6)
-    assert doc.electrolyte_surface_energy_J_per_m2 == pytest.approx(1.0, rel=1e-6)
-    assert doc.interface_energy_J_per_m2 == pytest.approx(0.5 + 1.0 - 2.0, abs=1e-6)
-    assert doc.contact_angle_deg == 0.0 and doc.wetting == "perfect wetting"
-    assert doc.n_force_evaluations == 33
-    reactive = [w for w in doc.warnings if "negative interface energy" in w]
-    assert len(reactive) == 1 and "reactive" in reactive[0] and "m0-t0-r0" in reactive[0]
+    by_label = {c.label: c for c in doc.candidates}
+    reactive, stable = by_label["m0-t0-r0"], by_label["m0-t1-r0"]
+    assert reactive.electrolyte_surface_energy_J_per_m2 == pytest.approx(1.0)
+    assert stable.electrolyte_surface_energy_J_per_m2 == pytest.approx(0.3)
+    assert reactive.interface_energy_J_per_m2 == pytest.approx(-0.5, abs=1e-6)
+    assert reactive.reactive and "reactive" in reactive.flags
+    assert not stable.reactive and stable.electrolyte_reference_symmetric
+    assert doc.selected_label == "m0-t1-r0" and not doc.reactive
+    assert doc.reactive_candidates == ["m0-t0-r0"]
+    assert doc.interface_energy_J_per_m2 == pytest.approx(0.6, abs=1e-6)
+    assert doc.work_of_adhesion_J_per_m2 == pytest.approx(0.2, rel=1e-6)
+    assert doc.electrolyte_surface_energy_J_per_m2 == pytest.approx(0.3)
+    assert doc.electrolyte_termination_chemistry == "Li-terminated"
+    assert doc.electrolyte_reference_symmetric is True
+    theta, wet = contact_angle_deg(0.2, 0.5)
+    assert doc.contact_angle_deg == pytest.approx(theta) and doc.wetting == wet
+    assert doc.n_force_evaluations == 3 + 60
+    warn = [w for w in doc.warnings if "reactive" in w]
+    assert len(warn) == 1 and "m0-t0-r0" in warn[0] and "O-terminated" in warn[0]
+    assert "Li-terminated" in doc.headline
+
+
+def test_summary_by_hand_all_reactive_says_the_face_is_unstable():
+    doc = _hand_summary(with_stable=False)
+    assert doc.status == "successful"
+    assert doc.reactive and doc.selected_label is None
+    assert doc.work_of_adhesion_J_per_m2 is None and doc.interface_energy_J_per_m2 is None
+    assert "unstable against Li" in doc.headline
+    assert doc.candidates[0].interface_energy_J_per_m2 == pytest.approx(-0.5, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_chgnet_li_on_li2o_111_contact_face_is_symmetric_and_headline_not_reactive():
+    """Li(100)/Li2O(111) with CHGNet, small limits: the selected candidate's contact face
+    has a symmetric reference of the same face, γ_int ≥ 0 or the candidate is flagged
+    reactive, and the headline is never a reactive (or migrated) candidate."""
+    from dataclasses import replace
+
+    pytest.importorskip("chgnet")
+    from ssbflow.commands._common import load_output
+    from ssbflow.runner import run_flow
+    from ssbflow.settings import get_settings
+    from ssbflow.structures.library import get_phase
+    from ssbflow.workflows.adhesion import AdhesionMaker
+
+    maker = AdhesionMaker.from_calculator(
+        "chgnet",
+        {},
+        metal_miller=(1, 0, 0),
+        electrolyte_miller=(1, 1, 1),
+        metal_layers=2,
+        electrolyte_layers=1,
+        registry_grid=1,
+        n_relax=2,
+        max_area_A2=200,
+        max_atoms=120,
+    )
+    maker.surface_energy_maker = replace(maker.surface_energy_maker, max_thickness_A=14.0)
+    settings = get_settings()
+    flow = maker.make(get_phase("Li"), get_phase("Li2O"))
+    run_flow(flow, settings, progress=False)
+    doc = load_output(settings, flow.jobs[-1].uuid)
+    assert doc["status"] == "successful", doc["failure_reason"]
+    faces = {f["termination"]: f for f in doc["electrolyte_faces"]}
+    assert len(faces) == 3 and all(f["symmetric"] for f in faces.values())
+    relaxed = [c for c in doc["candidates"] if c["status"] == "relaxed"]
+    assert len(relaxed) == 2
+    for c in relaxed:
+        assert c["electrolyte_termination_chemistry"] in ("Li-terminated", "O-terminated")
+        if c["interface_energy_J_per_m2"] is not None:
+            assert c["interface_energy_J_per_m2"] >= 0 or c["reactive"]
+            assert c["reactive"] == (c["interface_energy_J_per_m2"] < 0)
+            # γ_int uses the face's own energy from its symmetric reference
+            face = faces[c["electrolyte_reference_termination"]]
+            assert c["electrolyte_surface_energy_J_per_m2"] == face["surface_energy_J_per_m2"]
+            assert c["electrolyte_reference_symmetric"]
+    if doc["selected_label"] is not None:
+        best = next(c for c in relaxed if c["label"] == doc["selected_label"])
+        assert not best["reactive"] and not best["migrated"]
+        assert best["electrolyte_reference_symmetric"] is True
+        assert doc["electrolyte_reference_symmetric"] is True
+        assert doc["interface_energy_J_per_m2"] >= 0
+        # Li2O(111) Li-terminated, stoichiometric face: ~0.3 J/m² (DFT ~0.3-0.4)
+        assert 0.1 < doc["electrolyte_surface_energy_J_per_m2"] < 1.0
+        _check_consistency(doc)
+    else:
+        assert doc["reactive"] and "unstable" in doc["headline"]

@@ -363,6 +363,56 @@ def test_sigkilled_worker_job_is_lost_then_recovered_once(tmp_path, run_cli):
     assert len(_results(run_cli)) == 1
 
 
+def test_lost_after_never_resets_a_live_job(tmp_path, run_cli):
+    """--lost-after <= 0 or NaN is refused; a job whose worker is alive is never reset.
+
+    Before issue 10, ``status --lost-after -5`` and ``rerun ID --lost-after 0`` marked the
+    running job lost and reset it while its worker was alive, so its MD ran twice.
+    """
+    env = _env()
+    started, block = tmp_path / "started", tmp_path / "block"
+    block.write_text("")
+    wf_id = _submit("block", started, block, 5.0, env=env)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ssbflow.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(started, worker)
+        for args in (
+            ("status", "--lost-after", "-5"),
+            ("status", "--json", "--lost-after", "0"),
+            ("rerun", wf_id, "--lost-after", "0"),
+            ("rerun", wf_id, "--lost-after", "nan"),
+        ):
+            code, out, err = run_cli(*args)
+            assert code == 2, (args, err)
+            assert err.startswith("ssbflow: error: --lost-after must be a ")
+        # a positive but tiny silence limit: the launch has not pinged for longer than
+        # that, but its worker runs on this machine and is alive, so it is not lost
+        (job,) = _jobs(_status(run_cli), wf_id)
+        code, out, _ = run_cli("status", "--json", "--lost-after", "1e-6")
+        (job,) = _jobs(json.loads(out), wf_id)
+        assert job["state"] == "RUNNING" and not job["lost"]
+        code, _, err = run_cli("rerun", wf_id, "--lost-after", "1e-6")
+        assert code == 2 and "no failed or lost job" in err
+        block.unlink()
+        _out, err = worker.communicate(timeout=180)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == 0, err
+    assert "1 completed" in err  # ran once: not reset and run again
+    (job,) = _jobs(_status(run_cli), wf_id)
+    assert job["state"] == "COMPLETED"
+    results = _results(run_cli)
+    assert [r["values"]["energy_eV"] for r in results] == [10.0]
+
+
 def test_submit_while_worker_runs_loses_nothing(tmp_path, run_cli):
     """A workflow submitted by another process while a worker holds the LaunchPad open."""
     env = _env()
@@ -412,7 +462,8 @@ def test_credentials_never_appear_in_output(tmp_path, run_cli, monkeypatch):
         env=_env(FW_TEST_PASSWORD=SECRET, SSBFLOW_MONGODB_URI=uri),
     )
     assert proc.returncode == 2, proc.stderr
-    assert "cannot use the MongoDB LaunchPad 127.0.0.1:9" in proc.stderr
+    # both are unreachable: the results store is checked first and named as the store
+    assert "cannot open the results store MongoDB mongodb://***@127.0.0.1:9" in proc.stderr
     outputs.append(proc.stdout + proc.stderr)
 
     code, out, err = run_cli("status", "--launchpad", lp_file)

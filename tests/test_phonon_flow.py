@@ -241,7 +241,10 @@ def test_cli_subprocess_bad_supercell(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "atoms, above the limit of 1000" in proc.stderr
-    assert proc.stdout == ""
+    # --json: exactly one JSON error object on stdout (issue 10)
+    error = json.loads(proc.stdout)
+    assert error["exit_code"] == 2 and "above the limit of 1000" in error["error"]
+    assert proc.stdout.count("\n") == 1
 
 
 def test_displacement_dataset_reads_the_computed_displacements():

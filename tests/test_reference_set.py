@@ -18,6 +18,7 @@ from ssbflow.reference import (
     load_reference_set,
     parse_claim,
     parse_facet,
+    parse_products_claim,
     select_rows,
 )
 
@@ -46,6 +47,9 @@ def test_shipped_reference_set_schema():
                 assert member.electrolyte, row.id
         if row.kind == "ordering":
             assert row.value is None and len(row.parsed_claim.members) >= 2
+        elif row.kind == "products":
+            assert row.value is None and row.quantity == "interphase_products"
+            assert parse_products_claim(row.claim)[1] == row.members()[0].electrolyte
         else:
             assert row.value is not None
 
@@ -185,3 +189,31 @@ def test_select_rows():
     assert select_rows(rows, None) == rows
     with pytest.raises(InputError, match="unknown reference id"):
         select_rows(rows, ["NOPE"])
+
+
+def test_stability_window_rows_for_llzo():
+    """The LLZO window rows (issue 13): 0.05 V reduction, 2.91 V oxidation vs Li/Li+."""
+    rows = {r.id: r for r in load_reference_set()}
+    red, ox = rows["ZHM15-WIN-LLZO-RED"], rows["ZHM15-WIN-LLZO-OX"]
+    assert (red.quantity, red.value, red.unit) == ("reduction_limit", 0.05, "V")
+    assert (ox.quantity, ox.value, ox.unit) == ("oxidation_limit", 2.91, "V")
+    assert red.electrolyte == ox.electrolyte == "LLZO" and red.metal == "Li"
+    assert red.verification == "quoted by another work" and red.quoted_by
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Li/Li3PS4 -> Li2S + Li3P", ("Li", "Li3PS4", ("Li2S", "Li3P"))),
+        ("Li/Li2O -> stable", ("Li", "Li2O", None)),
+        (" Na / Na3PS4 ->Na2S+Na3P ", ("Na", "Na3PS4", ("Na2S", "Na3P"))),
+    ],
+)
+def test_parse_products_claim(text, expected):
+    assert parse_products_claim(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["Li3PS4 -> Li2S", "Li/Li3PS4", "Li/Li3PS4 -> ", "Li/X -> A + "])
+def test_bad_products_claims(bad):
+    with pytest.raises(ValueError, match="products claim"):
+        parse_products_claim(bad)

@@ -46,6 +46,23 @@ def test_bad_yaml_is_input_error(monkeypatch, tmp_path):
         get_settings()
 
 
+def test_missing_or_non_mapping_settings_file_is_input_error(monkeypatch, tmp_path):
+    """An explicitly named settings file must exist and hold a mapping (issue 10)."""
+    monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(tmp_path / "absent.yaml"))
+    with pytest.raises(InputError, match=r"absent\.yaml does not exist") as info:
+        get_settings()
+    assert info.value.field == "config_file"
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- data_dir\n- database\n")
+    monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(listed))
+    with pytest.raises(InputError, match="must be a YAML mapping"):
+        get_settings()
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    monkeypatch.setenv("SSBFLOW_CONFIG_FILE", str(empty))
+    assert get_settings().database == "ssbflow"  # an empty file is no settings at all
+
+
 def test_mongodb_uri_is_secret(monkeypatch):
     monkeypatch.setenv("SSBFLOW_MONGODB_URI", "mongodb://user:hunter2@db.example:27017")
     s = get_settings()
@@ -113,7 +130,7 @@ def test_chgnet_model_is_loaded_once():
 def test_phases_command_json(run_cli):
     code, out, _ = run_cli("phases", "--json")
     assert code == 0
-    names = {p["name"] for p in json.loads(out)}
+    names = {p["name"] for p in json.loads(out)["phases"]}
     assert {"Li", "Na", "K", "Li2O", "LiF", "Li3PS4", "Li6PS5Cl", "LLZO", "Na3PS4"} <= names
 
 

@@ -306,3 +306,134 @@ def fit_uber(separation_A: ArrayLike, binding_energy_J_per_m2: ArrayLike) -> Ube
         length_scale_A=float(popt[2]),
         rms_residual_J_per_m2=float(np.sqrt(np.mean(resid**2))),
     )
+
+
+def reference_chemical_potentials_eV(
+    bulk_counts: dict[str, float],
+    bulk_energy_eV: float,
+    slab_counts: dict[str, float],
+    metal_element: str | None = None,
+    metal_chemical_potential_eV: float | None = None,
+    fixed_chemical_potentials_eV: dict[str, float] | None = None,
+) -> tuple[dict[str, float] | None, str]:
+    """Chemical potentials that make ``Σ N_i μ_i`` the reference energy of a slab.
+
+    - Slab with the bulk composition: every μ_i is the bulk energy per atom (only the sum
+      over a bulk unit enters, and it is the bulk energy).
+    - Otherwise the metal's μ is ``metal_chemical_potential_eV`` (μ_M = μ_M(bulk metal) +
+      Δμ_M, given by the caller); ``fixed_chemical_potentials_eV`` fixes others; of the
+      rest, one element (binary: the only one) follows from the bulk,
+      ``Σ_i n_i μ_i = E_bulk``. Several free elements are fixed by the bulk only when the
+      slab holds them in bulk proportions; otherwise μ is undetermined.
+
+    Parameters
+    ----------
+    bulk_counts
+        Atoms of each element in the bulk cell.
+    bulk_energy_eV
+        Energy of that bulk cell, eV.
+    slab_counts
+        Atoms of each element in the slab.
+    metal_element
+        Element whose chemical potential is set by the metal (e.g. "Li").
+    metal_chemical_potential_eV
+        μ of ``metal_element``, eV/atom.
+    fixed_chemical_potentials_eV
+        μ (eV/atom) chosen by the user for other elements.
+
+    Returns
+    -------
+    mu : dict or None
+        μ per element, eV/atom (None when undetermined).
+    description : str
+        How μ was chosen, or why it is undetermined.
+    """
+    fixed = dict(fixed_chemical_potentials_eV or {})
+    if set(slab_counts) - set(bulk_counts):
+        return None, f"slab has elements {sorted(set(slab_counts) - set(bulk_counts))} not in bulk"
+    els = sorted(bulk_counts)
+    ref = els[0]
+    k = slab_counts.get(ref, 0.0) / bulk_counts[ref]
+    if all(abs(slab_counts.get(el, 0.0) - k * bulk_counts[el]) < 1e-6 for el in els):
+        per_atom = bulk_energy_eV / sum(bulk_counts.values())
+        return {el: per_atom for el in els}, "stoichiometric slab: bulk energy per formula unit"
+    if metal_element is None or metal_element not in bulk_counts:
+        return None, (
+            "off-stoichiometric slab: its surface energy depends on chemical potentials, and "
+            "no metal element is set whose μ fixes them"
+        )
+    if metal_chemical_potential_eV is None and metal_element not in fixed:
+        return None, f"off-stoichiometric slab: μ_{metal_element} is needed (give the metal bulk)"
+    mu = {metal_element: fixed.get(metal_element, metal_chemical_potential_eV)}
+    others = [el for el in els if el != metal_element]
+    for el in others:
+        if el in fixed:
+            mu[el] = fixed[el]
+    free = [el for el in others if el not in mu]
+    rest = bulk_energy_eV - sum(bulk_counts[el] * mu[el] for el in mu)
+    if not free:
+        return mu, "all chemical potentials given"
+    if len(free) == 1:
+        mu[free[0]] = rest / bulk_counts[free[0]]
+        return mu, f"μ_{free[0]} from the bulk (Σ n_i μ_i = E_bulk)"
+    k_free = slab_counts.get(free[0], 0.0) / bulk_counts[free[0]]
+    if all(abs(slab_counts.get(el, 0.0) - k_free * bulk_counts[el]) < 1e-6 for el in free):
+        share = rest / sum(bulk_counts[el] for el in free)
+        for el in free:
+            mu[el] = share  # only their sum per bulk unit enters
+        return mu, f"{'+'.join(free)} in bulk proportions: their summed μ from the bulk"
+    return None, (
+        f"μ of {', '.join(free)} are not fixed by the bulk for this off-stoichiometric slab; "
+        "give them (chemical_potentials_eV)"
+    )
+
+
+@dataclass(frozen=True)
+class MigrationFigures:
+    """How far atoms moved across the contact plane during an interface relaxation."""
+
+    contact_height_A: float
+    max_normal_displacement_A: float
+    n_crossed: int
+    crossed_indices: tuple[int, ...]
+
+
+def contact_plane_migration(
+    initial_heights_A: ArrayLike,
+    final_heights_A: ArrayLike,
+    is_upper: ArrayLike,
+) -> MigrationFigures:
+    """Atoms that crossed the contact plane between the two sides of an interface.
+
+    The contact plane lies midway between the highest atom of the lower side and the
+    lowest atom of the upper side, in the initial structure. An atom has crossed when it
+    ends on the other side of that plane.
+
+    Parameters
+    ----------
+    initial_heights_A, final_heights_A : array, shape (n,)
+        Height of each atom along the interface normal before and after relaxation, Å
+        (final heights unwrapped: no jump by a cell length).
+    is_upper : array of bool, shape (n,)
+        True for the atoms of the upper side.
+
+    Returns
+    -------
+    MigrationFigures
+        Contact height, largest |normal displacement| of any atom (Å), atoms crossed.
+    """
+    z0 = np.asarray(initial_heights_A, dtype=float)
+    z1 = np.asarray(final_heights_A, dtype=float)
+    upper = np.asarray(is_upper, dtype=bool)
+    if z0.shape != z1.shape or z0.shape != upper.shape or z0.ndim != 1:
+        raise ValueError("heights and sides must be 1-D arrays of one length")
+    if upper.all() or not upper.any():
+        raise ValueError("both sides of the interface need atoms")
+    contact = 0.5 * (z0[~upper].max() + z0[upper].min())
+    crossed = np.where((upper & (z1 < contact)) | (~upper & (z1 > contact)))[0]
+    return MigrationFigures(
+        contact_height_A=float(contact),
+        max_normal_displacement_A=float(np.max(np.abs(z1 - z0))),
+        n_crossed=int(crossed.size),
+        crossed_indices=tuple(int(i) for i in crossed),
+    )

@@ -610,3 +610,182 @@ def nearest_neighbour_distance_A(
     n = len(idx)
     dist[np.arange(n), np.arange(n), shifts.tolist().index([0, 0, 0])] = np.inf
     return float(dist.min())
+
+
+def relative_stderr(result: DiffusivityResult) -> float:
+    """σ(D*) / D*: the precision of a tracer diffusivity (``inf`` when D* <= 0)."""
+    d = result.diffusivity_cm2_per_s
+    return float(result.diffusivity_stderr_cm2_per_s / d) if d > 0 else float("inf")
+
+
+def framework_rmsd_A(positions_A: np.ndarray, framework_indices: Sequence[int]) -> float | None:
+    """Root-mean-square displacement of the framework atoms, last frame against the first.
+
+    The mean displacement of the framework (drift of the whole sublattice) is removed
+    first. A solid framework vibrates about its sites (RMSD of a few tenths of an Å); a
+    molten or collapsing one keeps moving away (RMSD of several Å after some ps).
+
+    Parameters
+    ----------
+    positions_A
+        Unwrapped Cartesian positions (as integrated by the MD), shape
+        (n_frames, n_atoms, 3), Å.
+    framework_indices
+        Indices of the non-mobile atoms.
+
+    Returns
+    -------
+    float or None
+        RMSD in Å, or ``None`` without framework atoms.
+    """
+    idx = np.asarray(framework_indices, dtype=int)
+    if idx.size == 0:
+        return None
+    positions = np.asarray(positions_A, dtype=float)
+    disp = positions[-1, idx] - positions[0, idx]
+    disp -= disp.mean(axis=0)
+    return float(np.sqrt(np.mean(np.sum(disp**2, axis=-1))))
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """Whether an adaptive production run stops after the trajectory analysed so far.
+
+    Attributes
+    ----------
+    stop
+        True to stop now.
+    kind
+        "precision" (target reached), "max_duration" (ceiling reached), "hopeless"
+        (the target would need more than ``hopeless_factor`` times the ceiling),
+        or "continue".
+    reason
+        A sentence for the document (``None`` while continuing).
+    relative_stderr
+        σ(D*)/D* of the analysis the decision used (``None`` without one).
+    projected_duration_ps
+        Duration expected to reach the target, t (σ/D / target)² (the error of D* falls
+        as 1/√t for a diffusive trajectory); ``None`` when D* is not measurable yet.
+    """
+
+    stop: bool
+    kind: str
+    reason: str | None
+    relative_stderr: float | None
+    projected_duration_ps: float | None
+
+
+def precision_stop_decision(
+    result: DiffusivityResult | None,
+    duration_ps: float,
+    target_relative_stderr: float,
+    max_duration_ps: float,
+    hopeless_factor: float = 3.0,
+    min_duration_for_projection_ps: float = 0.0,
+) -> StopDecision:
+    """Decide whether an adaptive MD run has measured D* to the target precision.
+
+    Parameters
+    ----------
+    result
+        `tracer_diffusivity` of the whole trajectory so far, or ``None`` when it could not
+        be analysed yet (too few frames).
+    duration_ps
+        Length of that trajectory (ps).
+    target_relative_stderr
+        Wanted σ(D*)/D* (e.g. 0.1).
+    max_duration_ps
+        Ceiling on the run (ps).
+    hopeless_factor
+        Stop early when the projected duration exceeds this multiple of the ceiling (and
+        the MSD rose enough for the projection to mean something).
+    min_duration_for_projection_ps
+        No "hopeless" stop before this duration (short runs give noisy projections).
+
+    Returns
+    -------
+    StopDecision
+        Target reached only when D* is usable: the MSD rose by more than the threshold
+        (``result.too_small`` is False), so the final analysis keeps the temperature.
+    """
+    rel = relative_stderr(result) if result is not None else None
+    usable = result is not None and not result.too_small and rel is not None
+    projected = None
+    if usable and np.isfinite(rel):
+        projected = float(duration_ps * (rel / target_relative_stderr) ** 2)
+    if usable and rel <= target_relative_stderr:
+        return StopDecision(
+            True,
+            "precision",
+            f"target precision reached: σ(D*)/D* = {rel:.3f} <= {target_relative_stderr:g} "
+            f"after {duration_ps:.3g} ps",
+            rel,
+            projected,
+        )
+    if duration_ps >= max_duration_ps * (1 - 1e-9):
+        if result is None:
+            why = "trajectory too short to analyse"
+        elif result.too_small:
+            why = result.flag_reason or "MSD rise too small"
+        else:
+            why = f"σ(D*)/D* = {rel:.3f} > {target_relative_stderr:g}"
+        return StopDecision(
+            True,
+            "max_duration",
+            f"maximum duration {max_duration_ps:g} ps reached before the target precision ({why})",
+            rel,
+            projected,
+        )
+    if (
+        projected is not None
+        and duration_ps >= min_duration_for_projection_ps
+        and projected > hopeless_factor * max_duration_ps
+    ):
+        return StopDecision(
+            True,
+            "hopeless",
+            f"stopped after {duration_ps:.3g} ps: σ(D*)/D* = {rel:.3f} projects to "
+            f"{projected:.3g} ps for {target_relative_stderr:g}, more than {hopeless_factor:g} x "
+            f"the {max_duration_ps:g} ps ceiling",
+            rel,
+            projected,
+        )
+    return StopDecision(False, "continue", None, rel, projected)
+
+
+def sublattice_rmsd_A(
+    positions_A: np.ndarray, symbols: Sequence[str], species: str
+) -> dict[str, float]:
+    """RMSD of each non-mobile element, last frame against the first (Å).
+
+    The drift of the whole framework (all atoms not ``species``) is removed first. A
+    framework that melts moves every sublattice; one whose polyanions rotate (PS4 in a
+    rotor phase) moves the outer atoms (S) but not the centres (P). The least mobile
+    sublattice therefore tells breakdown apart from rotation.
+
+    Parameters
+    ----------
+    positions_A
+        Unwrapped Cartesian positions, shape (n_frames, n_atoms, 3), Å.
+    symbols
+        Chemical symbols, length n_atoms.
+    species
+        Mobile species (left out).
+
+    Returns
+    -------
+    dict
+        Element -> RMSD (Å); empty without framework atoms.
+    """
+    positions = np.asarray(positions_A, dtype=float)
+    symbols = list(symbols)
+    framework = np.array([i for i, s in enumerate(symbols) if s != species], dtype=int)
+    if framework.size == 0:
+        return {}
+    disp = positions[-1, framework] - positions[0, framework]
+    disp -= disp.mean(axis=0)
+    out = {}
+    for element in sorted({symbols[i] for i in framework}):
+        mask = np.array([symbols[i] == element for i in framework])
+        out[element] = float(np.sqrt(np.mean(np.sum(disp[mask] ** 2, axis=-1))))
+    return out

@@ -138,7 +138,10 @@ def check_calculator(name: str, elements: Iterable[str], kwargs: dict | None = N
     if canonical in _PACKAGES:
         _require(canonical)
     else:
-        _import_path(canonical)
+        from ssbflow.validation import check_calculator_class
+
+        check_calculator_class(_import_path(canonical), canonical)
+    _check_kwargs(canonical, kwargs)
     if canonical == "emt":
         from ase.calculators.emt import parameters
 
@@ -166,15 +169,91 @@ def check_calculator(name: str, elements: Iterable[str], kwargs: dict | None = N
     return canonical
 
 
+#: Keyword that selects the torch device of each ML calculator.
+DEVICE_KEYWORDS = {"chgnet": "use_device", "sevennet": "device", "mace": "device"}
+
+
+def select_device(requested: str = "auto") -> str:
+    """Torch device for an ML calculator: "cuda" when torch sees a GPU, else "cpu".
+
+    Parameters
+    ----------
+    requested
+        "auto" (CUDA if ``torch.cuda.is_available()``), "cpu" or "cuda".
+
+    Raises
+    ------
+    InputError
+        An unknown device, or "cuda" on a machine where torch sees no GPU.
+    """
+    requested = str(requested).strip().lower()
+    if requested not in {"auto", "cpu", "cuda"}:
+        raise InputError(f"unknown device '{requested}'; use auto, cpu or cuda")
+    if requested == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        available = False
+    else:
+        available = bool(torch.cuda.is_available())
+    if requested == "cuda" and not available:
+        raise InputError("device 'cuda' requested but torch sees no GPU here; use auto or cpu")
+    return "cuda" if available else "cpu"
+
+
+def device_kwargs(name: str, kwargs: dict[str, Any] | None, device: str = "auto") -> dict:
+    """``kwargs`` with the device keyword of ML calculator ``name`` resolved on this machine.
+
+    A device already given in ``kwargs`` wins; calculators without a device (EMT, LJ,
+    GPAW, import paths) get ``kwargs`` unchanged. Call it where the calculation runs (on
+    the FireWorks worker, not where the study is submitted).
+    """
+    canonical = normalize_name(name)
+    out = dict(kwargs or {})
+    key = DEVICE_KEYWORDS.get(canonical)
+    if key is not None and key not in out:
+        out[key] = select_device(device)
+    return out
+
+
+def device_of(name: str, kwargs: dict[str, Any] | None) -> str:
+    """The device a calculator built from ``name`` and ``kwargs`` runs on ("cpu" for EMT...)."""
+    key = DEVICE_KEYWORDS.get(normalize_name(name))
+    if key is None:
+        return "cpu"
+    return str((kwargs or {}).get(key) or select_device("auto"))
+
+
+#: Calculator classes whose constructor keywords are checked (gpaw: `check_gpaw`;
+#: mace/matgl go through atomate2's factory and are not checked).
+_CLASSES = {
+    "chgnet": "chgnet.model.dynamics:CHGNetCalculator",
+    "sevennet": "sevenn.calculator:SevenNetCalculator",
+    "emt": "ase.calculators.emt:EMT",
+    "lj": "ase.calculators.lj:LennardJones",
+}
+
+
+def _check_kwargs(canonical: str, kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments the calculator's constructor does not take (issue 10)."""
+    from ssbflow.validation import check_calculator_kwargs
+
+    if not kwargs or canonical in {"gpaw", "mace", "matgl"}:
+        return
+    cls = _import_path(_CLASSES.get(canonical, canonical))
+    check_calculator_kwargs(cls, kwargs, canonical)
+
+
 def _build(name: str, kwargs: dict[str, Any]) -> Calculator:
     if name == "chgnet":
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(**{"use_device": "cpu", **kwargs})
+        return CHGNetCalculator(**{"use_device": select_device("auto"), **kwargs})
     if name == "sevennet":
         from sevenn.calculator import SevenNetCalculator
 
-        return SevenNetCalculator(**{"model": "7net-0", "device": "cpu", **kwargs})
+        return SevenNetCalculator(**{"model": "7net-0", "device": select_device("auto"), **kwargs})
     if name in {"mace", "matgl"}:
         from atomate2.forcefields.utils import ase_calculator
 

@@ -1,5 +1,14 @@
 """CLI commands, one module per area; each module defines ``register(app)``."""
 
-from ssbflow.commands import adhesion, diffusion, fw, phases, phonons, reproduce
+from ssbflow.commands import (
+    adhesion,
+    diffusion,
+    fw,
+    phases,
+    phonons,
+    reproduce,
+    stability,
+    surface,
+)
 
-COMMAND_MODULES = [phases, adhesion, diffusion, phonons, reproduce, fw]
+COMMAND_MODULES = [phases, adhesion, surface, diffusion, phonons, stability, reproduce, fw]

@@ -32,6 +32,7 @@ class RunMode:
     submit: bool = False
     launchpad_file: Path | None = None
     dry_run: bool = False
+    as_json: bool = False
 
 
 def get_mode(ctx: typer.Context | None) -> RunMode:
@@ -42,9 +43,21 @@ def get_mode(ctx: typer.Context | None) -> RunMode:
     return RunMode()
 
 
-def load_settings(data_dir: Path | None) -> SsbflowSettings:
-    """Settings with the ``--data-dir`` override applied."""
-    return get_settings(data_dir=data_dir)
+def load_settings(data_dir: Path | None, check_store: bool = True) -> SsbflowSettings:
+    """Settings with the ``--data-dir`` override applied, and the results store checked.
+
+    Raises
+    ------
+    InputError
+        The data folder is a file, not writable or holds a corrupt store, or the MongoDB
+        store does not answer (`ssbflow.validation.check_store`); before any work starts.
+    """
+    from ssbflow import validation
+
+    settings = get_settings(data_dir=data_dir)
+    if check_store:
+        validation.check_store(settings)
+    return settings
 
 
 def parse_calculator_kwargs(text: str | None) -> dict[str, Any]:
@@ -108,7 +121,13 @@ def run_or_submit(
     if mode.submit:
         from ssbflow.fw import submit_flow
 
-        submit_flow(flow, settings, launchpad_file=mode.launchpad_file, dry_run=mode.dry_run)
+        submit_flow(
+            flow,
+            settings,
+            launchpad_file=mode.launchpad_file,
+            dry_run=mode.dry_run,
+            as_json=mode.as_json,
+        )
         return None
     from ssbflow.runner import run_flow
 

@@ -51,8 +51,21 @@ def adhesion_summary_json(doc: dict, uuid: str) -> dict:
         "n_candidates",
         "n_relaxed",
         "n_force_evaluations",
+        "electrolyte_termination",
+        "electrolyte_termination_chemistry",
+        "electrolyte_reference_symmetric",
+        "reactive",
+        "reactive_candidates",
+        "headline",
+        "metal_surface_termination",
+        "metal_surface_converged",
+        "selection_criterion",
+        "chemical_potentials",
     )
     out = {k: doc.get(k) for k in keys}
+    out["warnings"] = list(doc.get("warnings") or [])
+    out["stability"] = doc.get("stability")
+    out["electrolyte_faces"] = list(doc.get("electrolyte_faces") or [])
     out["uuid"] = uuid
     out["metal_miller"] = list(doc.get("metal_miller") or [])
     out["electrolyte_miller"] = list(doc.get("electrolyte_miller") or [])
@@ -73,6 +86,17 @@ def adhesion_summary_json(doc: dict, uuid: str) -> dict:
                 "interface_energy_J_per_m2",
                 "contact_angle_deg",
                 "failure_reason",
+                "electrolyte_termination_chemistry",
+                "electrolyte_reference_termination",
+                "electrolyte_reference_symmetric",
+                "electrolyte_reference_stoichiometric",
+                "electrolyte_surface_energy_J_per_m2",
+                "interface_energy_reason",
+                "reactive",
+                "migrated",
+                "max_normal_displacement_A",
+                "n_atoms_crossed",
+                "flags",
             )
         }
         for c in doc.get("candidates", [])
@@ -96,7 +120,7 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
         ("interface energy γ_int", _fmt(doc.get("interface_energy_J_per_m2")), "J/m²"),
         ("metal surface energy γ_metal", _fmt(doc.get("metal_surface_energy_J_per_m2")), "J/m²"),
         (
-            "electrolyte surface energy",
+            f"electrolyte face energy ({doc.get('electrolyte_termination_chemistry') or '—'})",
             _fmt(doc.get("electrolyte_surface_energy_J_per_m2")),
             "J/m²",
         ),
@@ -109,28 +133,54 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    if doc.get("headline"):
+        console.print(doc["headline"])
+    if doc.get("stability"):
+        from ssbflow.commands.stability import stability_line
+
+        console.print(stability_line(doc["metal"], doc["electrolyte"], doc["stability"]))
+    faces = doc.get("electrolyte_faces") or []
+    if faces:
+        ft = Table(title="electrolyte faces (symmetric slabs, metal-rich limit Δμ_M = 0)")
+        for col in ("termination", "γ (J/m²)", "dγ/dΔμ_M", "stoich.", "converged", "note"):
+            ft.add_column(col)
+        for f in faces:
+            ft.add_row(
+                f["termination"],
+                _fmt(f.get("surface_energy_J_per_m2")),
+                _fmt(f.get("dgamma_d_delta_mu_metal_J_per_m2_per_eV")),
+                str(f.get("stoichiometric")),
+                str(f.get("converged")),
+                "polar: no symmetric slab" if f.get("polar") else (f.get("failure_reason") or ""),
+            )
+        console.print(ft)
     cands = Table(title="candidates (terminations × registries)")
     for col in (
         "label",
-        "metal term.",
-        "electrolyte term.",
+        "electrolyte contact face",
+        "γ_face",
         "W_ad rigid",
         "W_ad ideal",
         "W_ad relaxed",
         "γ_int",
+        "max Δz (Å)",
         "status",
+        "flags",
     ):
         cands.add_column(col)
     for c in doc.get("candidates", []):
+        chem = c.get("electrolyte_termination_chemistry") or ""
         cands.add_row(
             c["label"],
-            c["metal_termination"],
-            c["electrolyte_termination"],
+            f"{chem} ({c['electrolyte_termination']})",
+            _fmt(c.get("electrolyte_surface_energy_J_per_m2")),
             _fmt(c.get("work_of_adhesion_ideal_initial_gap_J_per_m2")),
             _fmt(c.get("work_of_adhesion_ideal_J_per_m2")),
             _fmt(c.get("work_of_adhesion_J_per_m2")),
             _fmt(c.get("interface_energy_J_per_m2")),
+            _fmt(c.get("max_normal_displacement_A"), 2),
             c["status"],
+            ", ".join(c.get("flags") or []),
         )
     console.print(cands)
     print_warnings(console, doc)
@@ -166,6 +216,11 @@ def register(app: typer.Typer) -> None:
             None, help="Only electrolyte terminations containing this."
         ),
         output: Path = typer.Option(None, help="Folder for CIF/POSCAR files."),
+        stability: bool = typer.Option(
+            True,
+            "--stability/--no-stability",
+            help="Also compute the pair's thermodynamic stability (library phases only).",
+        ),
         data_dir: Path = DATA_DIR_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> int:
@@ -213,6 +268,10 @@ def register(app: typer.Typer) -> None:
             n_relax=n_relax,
             electrolyte_termination=termination,
         )
+        if stability:
+            from ssbflow.workflows.stability import optional_stability_maker
+
+            maker.stability_maker, _ = optional_stability_maker(calc, kwargs, metal, electrolyte)
         maker.validate()
         # Fail fast, before anything is stored: the limits must admit a candidate.
         pre = maker.candidate_kwargs()

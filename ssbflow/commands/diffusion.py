@@ -60,6 +60,20 @@ EXTRA_JSON_KEYS = (
     "non_arrhenius",
     "arrhenius_check",
     "warnings",
+    "ladder",
+    "ladder_log",
+    "target_precision",
+    "max_duration_ps",
+    "run_duration_ps",
+    "relative_stderr",
+    "stop_kinds",
+    "stop_reasons",
+    "framework_rmsd_A",
+    "total_production_ps",
+    "device",
+    "resumed_from",
+    "finite_size_correction",
+    "diffusivity_corrected_cm2_per_s",
 )
 
 # Options shared by `diffusion` and `diffusion-analyze`.
@@ -96,7 +110,9 @@ def parse_temperatures(text: str | None, extra: list[str]) -> list[float]:
         value = float(token)
         if not math.isfinite(value) or value <= 0:
             raise InputError(f"temperatures must be positive, got {token} K")
-        temps.append(value)
+        from ssbflow.validation import check_temperature
+
+        temps.append(check_temperature(value, "temperatures_K"))
     return temps
 
 
@@ -206,6 +222,7 @@ def _print_table(doc: dict[str, Any], title: str) -> None:
             "excluded: " + excluded[key] if key in excluded else "fitted",
         )
     console.print(table)
+    _print_runs(console, doc)
     if doc.get("status") == "failed":
         console.print(f"[red]no Arrhenius fit:[/red] {doc.get('failure_reason')}")
         return
@@ -221,6 +238,39 @@ def _print_table(doc: dict[str, Any], title: str) -> None:
     ]
     for line in lines:
         console.print(line)
+
+
+def _print_runs(console: Console, doc: dict[str, Any]) -> None:
+    """Per temperature: production run, precision reached, why it stopped; the ladder."""
+    reasons = doc.get("stop_reasons") or {}
+    if not reasons:
+        return
+    table = Table(title="MD runs")
+    for col in ("T (K)", "run (ps)", "σ(D*)/D*", "stopped because"):
+        table.add_column(col)
+    durations = doc.get("run_duration_ps") or {}
+    rel = doc.get("relative_stderr") or {}
+    for key, why in reasons.items():
+        table.add_row(
+            key,
+            f"{durations[key]:.3g}" if key in durations else "",
+            f"{rel[key]:.3f}" if key in rel else "—",
+            why,
+        )
+    console.print(table)
+    for line in doc.get("ladder_log") or []:
+        console.print(f"ladder: {line}")
+    extra = []
+    if doc.get("total_production_ps") is not None:
+        extra.append(f"{doc['total_production_ps']:.3g} ps of production MD")
+    if doc.get("device"):
+        extra.append(f"on {doc['device']}")
+    if doc.get("resumed_from"):
+        extra.append("resumed at " + ", ".join(f"{k} K" for k in doc["resumed_from"]))
+    if extra:
+        console.print("; ".join(extra))
+    if doc.get("finite_size_correction"):
+        console.print(f"finite-size correction: {doc['finite_size_correction']}")
 
 
 def _write_outputs(doc: dict[str, Any], output: Path, title: str) -> list[Path]:
@@ -301,6 +351,59 @@ def register(app: typer.Typer) -> None:
         jump_distance: float = JUMP_DISTANCE_OPTION,
         min_msd: float = MIN_MSD_OPTION,
         seed: int = typer.Option(0, "--seed", help="Random seed (velocities, thermostat, MCMC)."),
+        target_precision: float = typer.Option(
+            None,
+            "--target-precision",
+            help="Run each T until sigma(D*)/D* <= this (e.g. 0.1), at most --max-duration-ps; "
+            "without it every T runs exactly --duration-ps.",
+        ),
+        max_duration_ps: float = typer.Option(
+            50.0, "--max-duration-ps", help="Ceiling on production per T with a target (ps)."
+        ),
+        chunk_ps: float = typer.Option(
+            2.0, "--chunk-ps", help="Checkpoint (and check the precision) every this many ps."
+        ),
+        max_total_ps: float = typer.Option(
+            None, "--max-total-ps", help="Production budget of the whole auto ladder (ps)."
+        ),
+        auto_start: float = typer.Option(
+            1200.0, "--auto-start", help="First (hottest) rung of --temperatures auto (K)."
+        ),
+        auto_min: float = typer.Option(
+            300.0, "--auto-min", help="Lowest rung --temperatures auto may try (K)."
+        ),
+        auto_step: float = typer.Option(
+            1.25e-4, "--auto-step", help="Step of --temperatures auto in 1/T (1/K)."
+        ),
+        auto_max_temperatures: int = typer.Option(
+            6, "--auto-max-temperatures", help="Stop --temperatures auto after this many Ts."
+        ),
+        fit_start_ps: float = typer.Option(
+            2.0,
+            "--fit-start-ps",
+            help="With --target-precision: start of the MSD fit (ps); the fit then takes every "
+            "interval up to the whole run, so the error falls with the run length.",
+        ),
+        breakdown_lindemann: float = typer.Option(
+            0.3,
+            "--breakdown-lindemann",
+            help="Framework RMSD / neighbour distance (least mobile element) that counts "
+            "as melting.",
+        ),
+        device: str = typer.Option(
+            "auto", "--device", help="auto (CUDA if torch sees a GPU) | cpu | cuda."
+        ),
+        parallel: int = typer.Option(
+            None,
+            "--parallel",
+            help="Temperatures run side by side here, torch threads split between them "
+            "(default: one per core, see benchmarks/results/diffusion.md).",
+        ),
+        resume: bool = typer.Option(
+            True,
+            "--resume/--no-resume",
+            help="Checkpoint the MD in the data dir; a rerun continues a killed study.",
+        ),
         output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
         data_dir: Path = DATA_DIR_OPTION,
         as_json: bool = JSON_OPTION,
@@ -319,7 +422,22 @@ def register(app: typer.Typer) -> None:
                 f"give exactly one STRUCTURE, got {rest or 'none'}; "
                 "write e.g. ssbflow diffusion Li3PS4 --species Li --temperatures 600 800"
             )
-        temps = parse_temperatures(temperatures, numbers)
+        auto = (temperatures or "").strip().lower() == "auto"
+        if auto and numbers:
+            raise InputError(
+                f"--temperatures auto takes no temperatures, got {' '.join(numbers)}; give "
+                "either auto or a list"
+            )
+        temps = [] if auto else parse_temperatures(temperatures, numbers)
+        if auto and target_precision is None:
+            raise InputError(
+                "--temperatures auto needs --target-precision (e.g. 0.1): the ladder steps down "
+                "while D* can be measured to it"
+            )
+        require_positive(max_duration_ps, "--max-duration-ps")
+        require_positive(chunk_ps, "--chunk-ps")
+        if parallel is not None and parallel < 1:
+            raise InputError(f"--parallel must be >= 1, got {parallel}")
         require_positive(timestep_fs, "--timestep-fs", maximum=5)
         require_positive(duration_ps, "--duration-ps")
         require_positive(sample_interval_fs, "--sample-interval-fs")
@@ -341,15 +459,44 @@ def register(app: typer.Typer) -> None:
             ion_charge=ion_charge,
             haven_ratio=haven_ratio,
             jump_distance_A=jump_distance,
+            target_precision=target_precision,
+            max_duration_ps=max_duration_ps,
+            chunk_ps=chunk_ps,
+            max_total_ps=max_total_ps,
+            auto_temperatures=auto,
+            auto_start_K=auto_start,
+            auto_min_K=auto_min,
+            auto_step_inv_K=auto_step,
+            auto_max_temperatures=auto_max_temperatures,
+            breakdown_lindemann=breakdown_lindemann,
+            fit_start_ps=fit_start_ps,
+            device=device,
+            concurrent_temperatures=_local_parallelism(ctx, parallel, len(temps)),
+            checkpoint_dir=str((settings.data_dir / "md-checkpoints").resolve())
+            if resume
+            else None,
         )
         maker.validate()  # bad settings fail before the structure is read
         bulk = load_structure_arg(rest[0])
         system = Path(rest[0]).stem if Path(rest[0]).is_file() else rest[0]
         flow = maker.make(bulk, species, system=system)
-        responses = run_or_submit(ctx, flow, settings)
-        if responses is None:
-            return None
-        doc = _find_document(responses)
+        from ssbflow.runner import FlowFailedError
+
+        try:
+            responses = run_or_submit(ctx, flow, settings)
+        except FlowFailedError as exc:
+            # an MD job raised: the analysis still stored a failed summary (issue 10)
+            from ssbflow.commands._common import load_output
+
+            try:
+                doc = load_output(settings, flow.output.uuid)
+            except ValueError:
+                raise exc from None
+            doc["failure_reason"] = f"{doc.get('failure_reason')} ({exc})"
+        else:
+            if responses is None:
+                return None
+            doc = _find_document(responses)
         out_dir = output or Path(f"diffusion-{doc['formula']}-{species}")
         plots = _write_outputs(doc, out_dir, f"{doc['formula']} ({species})")
         if as_json:
@@ -409,6 +556,11 @@ def register(app: typer.Typer) -> None:
         if len(set(temps)) != len(temps):
             raise InputError(f"temperatures must be distinct, got {temps}")
         loaded = [read_trajectory(Path(f), timestep_fs) for f in files]
+        from ssbflow.validation import check_same_system
+
+        check_same_system(
+            [(str(f), arrays["symbols"]) for f, (arrays, _) in zip(files, loaded, strict=True)]
+        )
         results, collective, skipped = [], [], []
         for (arrays, interval_ps), temp in zip(loaded, temps, strict=True):
             args = (arrays["positions_A"], arrays["cells_A"], arrays["symbols"], species)
@@ -452,6 +604,21 @@ def register(app: typer.Typer) -> None:
             _print_table(doc, f"{species} diffusion in {formula} (from trajectories)")
             Console().print(f"results and plots in {out_dir}")
         return 0
+
+
+def _local_parallelism(ctx: typer.Context, requested: int | None, n_temperatures: int) -> int:
+    """Temperatures run side by side in this process's job (1 when submitting: FireWorks
+    runs each temperature as its own job). Default: one per core, as measured faster than
+    one run using every core (benchmarks/results/diffusion.md)."""
+    from ssbflow.commands._common import get_mode
+
+    if get_mode(ctx).submit:
+        return 1
+    if requested is not None:
+        return requested
+    from ssbflow.workflows.diffusion import usable_cores
+
+    return max(1, min(usable_cores(), n_temperatures))
 
 
 def _find_document(responses: dict) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ssbflow.commands._common import (
 from ssbflow.errors import InputError
 
 #: Workflows that ``ssbflow submit`` accepts (each is also a run command of the main app).
-SUBMITTABLE = ("adhesion", "diffusion", "phonons")
+SUBMITTABLE = ("adhesion", "diffusion", "phonons", "stability")
 
 LAUNCHPAD_OPTION = typer.Option(
     None,
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
     )
     def submit(
         ctx: typer.Context,
-        workflow: str = typer.Argument(None, help="adhesion | diffusion | phonons"),
+        workflow: str = typer.Argument(None, help="adhesion | diffusion | phonons | stability"),
         launchpad: Path = LAUNCHPAD_OPTION,
         dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be added."),
     ) -> None:
@@ -104,9 +104,16 @@ def register(app: typer.Typer) -> None:
             for name in SUBMITTABLE
             if root.get_command(root_ctx, name) is not None  # type: ignore[attr-defined]
         ]
-        if workflow is None or workflow in ("--help", "-h"):
+        if workflow in ("--help", "-h"):
             typer.echo(_submit_help(available))
             return
+        if workflow is None or workflow.startswith("-"):
+            raise InputError(
+                "give a workflow to submit: ssbflow submit "
+                "adhesion|diffusion|phonons|stability ARGS... "
+                "[--launchpad FILE] [--dry-run] (see 'ssbflow submit --help')",
+                field="workflow",
+            )
         if workflow not in SUBMITTABLE:
             raise InputError(
                 f"cannot submit '{workflow}'; submit one of {', '.join(SUBMITTABLE)}, "
@@ -118,7 +125,9 @@ def register(app: typer.Typer) -> None:
                 f"the '{workflow}' command is not installed in this ssbflow; "
                 f"available: {', '.join(available) or 'none'}"
             )
-        mode = RunMode(submit=True, launchpad_file=launchpad, dry_run=dry_run)
+        mode = RunMode(
+            submit=True, launchpad_file=launchpad, dry_run=dry_run, as_json="--json" in ctx.args
+        )
         sub_ctx = command.make_context(workflow, list(ctx.args), parent=ctx, obj=mode)
         with sub_ctx:
             command.invoke(sub_ctx)
@@ -136,6 +145,7 @@ def register(app: typer.Typer) -> None:
             None, "--fworker", help="FireWorks worker YAML (see my_fworker.yaml)."
         ),
         data_dir: Path = DATA_DIR_OPTION,
+        as_json: bool = JSON_OPTION,
     ) -> None:
         """Run ready jobs from the LaunchPad on this machine (rapid-fire) until none is left."""
         from ssbflow.fw import run_worker
@@ -148,6 +158,8 @@ def register(app: typer.Typer) -> None:
             work_dir=work_dir,
             fworker_file=fworker_file,
         )
+        if as_json:
+            emit_json({"launches": {state.lower(): n for state, n in sorted(counts.items())}})
         if counts.get("FIZZLED"):
             raise typer.Exit(1)
 
@@ -197,7 +209,9 @@ def register(app: typer.Typer) -> None:
                     j.name,
                     _job_state(j),
                     (j.uuid or "")[:8],
-                    j.error or ("worker gone; 'ssbflow rerun' it" if j.lost else ""),
+                    j.error
+                    or ("worker gone; 'ssbflow rerun' it" if j.lost else "")
+                    or (_md_progress(j) or ""),
                 )
         stdout_console.print(table)
 
@@ -207,6 +221,7 @@ def register(app: typer.Typer) -> None:
         launchpad: Path = LAUNCHPAD_OPTION,
         lost_after: float = LOST_AFTER_OPTION,
         data_dir: Path = DATA_DIR_OPTION,
+        as_json: bool = JSON_OPTION,
     ) -> None:
         """Rerun the failed and lost jobs of a workflow (or one job); then run a worker."""
         from ssbflow.fw import open_launchpad, rerun
@@ -214,7 +229,10 @@ def register(app: typer.Typer) -> None:
         settings = load_settings(data_dir)
         opened = open_launchpad(settings, launchpad)
         ids = rerun(opened, ident, lost_after_s=lost_after)
-        typer.echo(" ".join(str(i) for i in ids))
+        if as_json:
+            emit_json({"reset_job_ids": ids})
+        else:
+            typer.echo(" ".join(str(i) for i in ids))
         stderr_console.print(
             f"reset {len(ids)} job(s) to run again; start 'ssbflow worker' to run them"
         )
@@ -340,7 +358,34 @@ def _job_json(job: Any) -> dict[str, Any]:
         "error": job.error,
         "worker": job.worker,
         "launch_dir": job.launch_dir,
+        "progress": _md_progress(job),
     }
+
+
+def _md_progress(job: Any) -> str | None:
+    """A running diffusion MD job's progress (its progress-<T>K.json files), or None.
+
+    Readable where the launch folder is (same machine or shared file system).
+    """
+    import json
+
+    if job.state != "RUNNING" or not job.launch_dir:
+        return None
+    parts = []
+    for path in sorted(Path(job.launch_dir).glob("progress-*K.json")):
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        text = f"{info['temperature_K']:g} K {info['stage']}: {info['ps_done']:.3g}/{info['ps_max']:.3g} ps"
+        if info.get("relative_stderr") is not None:
+            text += f", σ(D*)/D* {info['relative_stderr']:.3f}"
+            if info.get("target_precision") is not None:
+                text += f" (target {info['target_precision']:g})"
+        if info.get("eta_s") is not None:
+            text += f", ETA {info['eta_s'] / 60:.0f} min"
+        parts.append(text)
+    return "; ".join(parts) or None
 
 
 def _fmt(value: Any) -> str:

@@ -13,7 +13,11 @@ def register(app: typer.Typer) -> None:
     """Add the ``phases`` command."""
 
     @app.command("phases")
-    def phases(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    def phases(
+        as_json: bool = typer.Option(
+            False, "--json", help='Print one JSON object, {"phases": [...]}.'
+        ),
+    ) -> None:
         """List the built-in bulk phases (metals and electrolytes) with their sources."""
         from ssbflow.structures.library import list_phases
 
@@ -21,18 +25,20 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(
                 json.dumps(
-                    [
-                        {
-                            "name": p.name,
-                            "formula": p.formula,
-                            "kind": p.kind,
-                            "spacegroup": p.spacegroup_symbol,
-                            "spacegroup_number": p.spacegroup_number,
-                            "source": p.source,
-                            "doi": p.doi,
-                        }
-                        for p in rows
-                    ]
+                    {
+                        "phases": [
+                            {
+                                "name": p.name,
+                                "formula": p.formula,
+                                "kind": p.kind,
+                                "spacegroup": p.spacegroup_symbol,
+                                "spacegroup_number": p.spacegroup_number,
+                                "source": p.source,
+                                "doi": p.doi,
+                            }
+                            for p in rows
+                        ]
+                    }
                 )
             )
             return

@@ -58,6 +58,10 @@ def _fmt(value: Any, spec: str = ".1f") -> str:
 
 def _print_summary(doc: dict[str, Any], plot: Path | None, band_plot: Path | None) -> None:
     console = Console()
+    if doc.get("status") != "successful" and doc.get("min_frequency_THz") is None:
+        console.print(f"[red]phonons of {doc['formula']} failed[/red]; stored as failed")
+        console.print(f"uuid: {doc['uuid']}")
+        return
     table = Table(title=f"Phonons of {doc['formula']} ({doc['calculator']})")
     table.add_column("quantity")
     table.add_column("value")
@@ -163,15 +167,26 @@ def register(app: typer.Typer) -> None:
         maker.strict = strict
         flow = maker.make(pmg_structure)  # validates; raises InputError before anything runs
 
+        uuid = flow.output.uuid
+        job_error = None
         try:
             responses = run_or_submit(ctx, flow, settings, progress=not as_json)
         except FlowFailedError as exc:
-            typer.echo(f"ssbflow: error: phonon calculation failed: {exc}", err=True)
-            return 1
+            # the summary job still runs and stores a failed document (see
+            # `summarize_phonons`); report that, with the job's error
+            job_error = str(exc)
+            responses = {}
         if responses is None:
             return 0
-        uuid = flow.output.uuid
-        doc = load_output(settings, uuid)
+        try:
+            doc = load_output(settings, uuid)
+        except ValueError:
+            doc = None
+        if doc is None:
+            typer.echo(f"ssbflow: error: phonon calculation failed: {job_error}", err=True)
+            return 1
+        if job_error and doc.get("status") != "successful":
+            doc["failure_reason"] = f"{doc.get('failure_reason')} ({job_error})"
         doc["uuid"] = uuid
         plot = band_plot = None
         if doc.get("status") == "successful":

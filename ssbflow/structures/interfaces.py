@@ -29,7 +29,7 @@ from pymatgen.core.interface import Interface
 from pymatgen.core.surface import SlabGenerator
 
 from ssbflow.errors import InputError
-from ssbflow.structures.slabs import check_miller
+from ssbflow.structures.slabs import check_miller, face_signature
 
 
 class CandidateInfo(BaseModel):
@@ -48,6 +48,27 @@ class CandidateInfo(BaseModel):
     n_fixed: int = Field(..., description="Number of fixed electrolyte atoms")
     gap_A: float = Field(..., description="Initial gap between the two slabs, Å")
     strained_side: Literal["metal", "electrolyte"]
+    electrolyte_termination_chemistry: str = Field(
+        "", description="Species of the electrolyte plane in contact, e.g. 'Li-terminated'"
+    )
+    electrolyte_contact_planes: list[list[tuple[str, float]]] = Field(
+        default_factory=list,
+        description="Electrolyte contact face, outermost plane first: (element, atoms/100 Å²)",
+    )
+    electrolyte_contact_spacings_A: list[float] = Field(
+        default_factory=list, description="Depth of those planes below the contact plane, Å"
+    )
+
+    def contact_face(self):
+        """The electrolyte's contact face as a `FaceSignature`."""
+        from ssbflow.structures.slabs import FaceSignature
+
+        return FaceSignature(
+            planes=tuple(
+                tuple((str(el), float(n)) for el, n in p) for p in self.electrolyte_contact_planes
+            ),
+            spacings_A=tuple(float(x) for x in self.electrolyte_contact_spacings_A),
+        )
 
 
 class InterfaceCandidate(CandidateInfo):
@@ -337,6 +358,10 @@ def build_interface_candidates(
                 metal_slab = Structure.from_sites([structure[i] for i in metal_idx])
                 electrolyte_slab = Structure.from_sites([structure[i] for i in elec_idx])
                 film_term, sub_term = termination
+                # the electrolyte face in contact: its top when it is the substrate (below)
+                contact = face_signature(
+                    structure, "top" if metal_is_film else "bottom", sites=elec_idx
+                )
                 candidates.append(
                     InterfaceCandidate(
                         label=f"m{m_index}-t{t_index}-r{r_index}",
@@ -358,6 +383,9 @@ def build_interface_candidates(
                         n_fixed=int(sum(fixed)),
                         gap_A=gap_A,
                         strained_side=strained_side,
+                        electrolyte_termination_chemistry=contact.chemistry,
+                        electrolyte_contact_planes=[list(p) for p in contact.planes],
+                        electrolyte_contact_spacings_A=list(contact.spacings_A),
                     )
                 )
     if not candidates:

@@ -1,4 +1,4 @@
-"""Named bulk phases (alkali metals and solid electrolytes) and structure loading.
+"""Named bulk phases (metals, solid electrolytes, phase-diagram phases) and structure loading.
 
 Every library phase is rebuilt from crystallographic data (space group, lattice parameters
 and Wyckoff positions) kept with its literature source in ``ssbflow/data/phases.yaml``.
@@ -42,7 +42,7 @@ __all__ = [
     "phase_info",
 ]
 
-_KINDS = ("metal", "electrolyte")
+_KINDS = ("metal", "electrolyte", "element", "molecule", "compound")
 # File suffixes handed to ASE first; everything else goes to pymatgen first.
 _ASE_FIRST_SUFFIXES = frozenset({".xyz", ".extxyz", ".traj"})
 # Tolerance (fractional coordinates) for matching the points of an ordering rule.
@@ -61,7 +61,9 @@ class PhaseInfo:
     formula : str
         Reduced formula (e.g. ``"Li7La3Zr2O12"``).
     kind : str
-        ``"metal"`` or ``"electrolyte"``.
+        ``"metal"`` or ``"electrolyte"``; phase-diagram phases used by
+        ``ssbflow stability`` are ``"element"`` (non-metal elemental solid),
+        ``"molecule"`` (diatomic gas in a box, no density) or ``"compound"``.
     spacegroup_symbol, spacegroup_number : str, int
         Space group reported in the literature source.
     density_g_cm3_reference : float or None

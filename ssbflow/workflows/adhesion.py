@@ -3,7 +3,9 @@
 The flow (`AdhesionMaker`):
 
 1. relax both bulks (``bulk_relax_maker``; ``None`` uses the structures as given);
-2. metal surface energy on the contact plane, from a slab series (``surface_energy_maker``);
+2. surface energies, converged in thickness, one face at a time (``surface_energy_maker``):
+   the metal's contact plane (its lowest-γ termination) and every termination of the
+   electrolyte's contact plane, each from slabs with that face on both sides;
 3. build every interface candidate (ZSL match × termination pair × registry shift) and
    screen them with single points (``static_maker``): the ideal (rigid) W_ad and an
    ideal interface energy for each;
@@ -11,35 +13,39 @@ The flow (`AdhesionMaker`):
    a rigid gap scan fitted with the universal binding-energy relation (UBER), then
    relaxation of the interface and of both slab references in the same cell
    (``relax_maker``, fixed cell, fixed electrolyte planes);
-5. W_ad, γ_int, γ_metal, θ for each relaxed candidate; the one with the lowest interface
-   energy is selected and everything goes into one `AdhesionDocument`.
+5. W_ad, γ_int, γ_metal, θ for each relaxed candidate, with γ_electrolyte the energy of
+   the candidate's own contact face; a candidate with γ_int < 0 is reactive and one whose
+   atoms crossed the contact plane during relaxation has migrated: both are flagged and
+   never the headline. The headline is the lowest-γ_int candidate that is neither;
+   everything goes into one `AdhesionDocument`.
 
 The number of candidates is known only at run time, so steps 3 and 4 fan out with
 ``Response(replace=Flow(...))``. Any maker whose output has ``.structure`` and
 ``.output.energy`` (ssbflow's Calc makers, atomate2's VASP makers) can be plugged in.
 
-Electrolyte surface energy: from its relaxed slab reference,
-``γ_e = (E_slab − Σ N_i μ_i)/(2A)`` with μ from the relaxed bulk electrolyte and, for
-any excess of the metal's element, from the metal bulk (the metal-rich limit that holds
-in contact with the anode). The slab's two faces are averaged (its bottom planes are
-fixed at bulk positions); this is stated in the document's warnings.
+Electrolyte surface energy of a candidate: the γ of the termination whose face is the
+candidate's contact face (matched plane by plane), from symmetric slabs with that face on
+both sides, at the metal-rich limit (Δμ_M = 0, μ_M of the relaxed metal bulk; for a binary
+electrolyte the other μ follows from the bulk). W_ad needs no face separation: it uses
+the candidate's own (asymmetric) electrolyte slab, whose other face cancels. A polar
+termination (no symmetric slab) has W_ad only; its γ_int is null with the reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 from jobflow import Flow, Maker, OnMissing, Response, job
 from pydantic import BaseModel, Field
-from pymatgen.core import Composition, Structure
+from pymatgen.core import Structure
 
 from ssbflow.analysis.adhesion import (
     EV_PER_A2_TO_J_PER_M2,
     contact_angle_deg,
+    contact_plane_migration,
     fit_uber,
-    grand_surface_energy_J_per_m2,
     interface_energy_J_per_m2,
     work_of_adhesion_J_per_m2,
 )
@@ -50,7 +56,7 @@ from ssbflow.structures.interfaces import (
     InterfaceCandidate,
     build_interface_candidates,
 )
-from ssbflow.structures.slabs import check_miller
+from ssbflow.structures.slabs import check_miller, normal_coords_A
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
     provenance_for,
@@ -59,6 +65,7 @@ from ssbflow.workflows.common import (
     task_n_steps,
     task_structure,
 )
+from ssbflow.workflows.stability import StabilityBlock, StabilityMaker, stability_block
 from ssbflow.workflows.surface import SurfaceEnergyMaker
 
 #: Gap offsets (Å) around the initial gap for the rigid UBER scan.
@@ -97,6 +104,43 @@ class CandidateResult(BaseModel):
     contact_angle_deg: float | None = None
     wetting: str | None = None
     n_force_evaluations: int = 0
+    electrolyte_termination_chemistry: str = Field(
+        "", description="Species of the electrolyte plane in contact, e.g. 'Li-terminated'"
+    )
+    electrolyte_reference_termination: str | None = Field(
+        None, description="Surface-energy termination whose face is this contact face"
+    )
+    electrolyte_reference_symmetric: bool = Field(
+        False, description="γ_electrolyte from slabs with the contact face on both sides"
+    )
+    electrolyte_reference_stoichiometric: bool | None = None
+    electrolyte_reference_converged: bool | None = None
+    interface_energy_reason: str | None = Field(None, description="Why γ_int is null")
+    reactive: bool = Field(False, description="γ_int < 0: the metal reduces/completes the face")
+    max_normal_displacement_A: float | None = Field(
+        None, description="Largest displacement normal to the contact plane in relaxation, Å"
+    )
+    n_atoms_crossed: int | None = Field(
+        None, description="Atoms that ended on the other side of the contact plane"
+    )
+    migrated: bool = False
+    flags: list[str] = Field(default_factory=list, description="reactive | migrated | polar")
+
+
+class ElectrolyteFace(BaseModel):
+    """Surface energy of one termination of the electrolyte's contact plane."""
+
+    termination: str
+    chemistry: str
+    surface_energy_J_per_m2: float | None = Field(None, description="At Δμ_M = 0, J/m²")
+    dgamma_d_delta_mu_metal_J_per_m2_per_eV: float | None = None
+    symmetric: bool
+    stoichiometric: bool
+    polar: bool
+    converged: bool
+    thickness_A: float | None = None
+    status: str
+    failure_reason: str | None = None
 
 
 class AdhesionDocument(ResultDocument):
@@ -114,9 +158,35 @@ class AdhesionDocument(ResultDocument):
         None, description="Ideal (rigid) work of separation from the UBER fit, J/m²"
     )
     interface_energy_J_per_m2: float | None = Field(None, description="γ_int, J/m²")
-    metal_surface_energy_J_per_m2: float | None = Field(None, description="γ_metal, J/m²")
+    metal_surface_energy_J_per_m2: float | None = Field(
+        None, description="γ_metal: lowest-γ termination of the metal plane, converged, J/m²"
+    )
+    metal_surface_termination: str | None = None
+    metal_surface_converged: bool | None = None
     electrolyte_surface_energy_J_per_m2: float | None = Field(
-        None, description="γ_electrolyte of the contact termination (mean of slab faces), J/m²"
+        None,
+        description="γ of the selected candidate's contact face (symmetric reference, "
+        "metal-rich limit), J/m²",
+    )
+    electrolyte_termination: str | None = Field(
+        None, description="Selected candidate's contact termination (pymatgen label)"
+    )
+    electrolyte_termination_chemistry: str | None = None
+    electrolyte_reference_symmetric: bool | None = None
+    reactive: bool = Field(
+        False, description="Every candidate with a γ_int is reactive (γ_int < 0): no headline"
+    )
+    reactive_candidates: list[str] = Field(default_factory=list)
+    stability: StabilityBlock | None = Field(
+        None, description="Thermodynamic stability of the pair (ssbflow stability), if run"
+    )
+    headline: str | None = Field(None, description="The result in one sentence")
+    electrolyte_faces: list[ElectrolyteFace] = Field(
+        default_factory=list, description="Every termination of the electrolyte contact plane"
+    )
+    chemical_potentials: str = Field(
+        "metal-rich limit: Δμ_M = 0 (μ_M of the relaxed metal bulk); for a binary "
+        "electrolyte the other μ from the bulk electrolyte",
     )
     contact_angle_deg: float | None = Field(None, description="Young–Dupré θ, degrees")
     wetting: str | None = Field(None, description="perfect wetting | wetting | non-wetting")
@@ -182,9 +252,14 @@ class AdhesionMaker(Maker):
     relax_maker
         Fixed-cell relaxation of interfaces and slab references.
     surface_energy_maker
-        Metal surface energy on ``metal_miller`` (its ``miller`` is overridden).
+        Converged surface energies, one termination at a time: of the metal on
+        ``metal_miller`` and of the electrolyte on ``electrolyte_miller`` (its ``miller``
+        and ``metal_element`` are set per use).
     tags
         Labels stored with the result.
+    stability_maker
+        Optional `StabilityMaker`: the pair's phase diagram, whose reaction energy and
+        products go into the summary's ``stability`` block (library names only).
     """
 
     name: str = "adhesion"
@@ -213,6 +288,7 @@ class AdhesionMaker(Maker):
     )
     surface_energy_maker: SurfaceEnergyMaker = field(default_factory=SurfaceEnergyMaker)
     tags: list[str] = field(default_factory=list)
+    stability_maker: StabilityMaker | None = None
 
     @classmethod
     def from_calculator(
@@ -244,7 +320,10 @@ class AdhesionMaker(Maker):
                     relax_cell=False,
                     calculator_name=calculator_name,
                     calculator_kwargs=kw,
-                )
+                ),
+                static_maker=CalcStaticMaker(
+                    name="bulk reference", calculator_name=calculator_name, calculator_kwargs=kw
+                ),
             ),
             **settings,
         )
@@ -314,7 +393,10 @@ class AdhesionMaker(Maker):
         """
         self.validate()
         from ssbflow.structures.library import is_metal
+        from ssbflow.validation import check_min_distance
 
+        check_min_distance(metal, "metal")
+        check_min_distance(electrolyte, "electrolyte")
         if not is_metal(metal):
             raise InputError(
                 f"'{metal.composition.reduced_formula}' is not a metal; give a metal such as Li, Na "
@@ -338,10 +420,13 @@ class AdhesionMaker(Maker):
             metal_doc, electrolyte_doc = sp_m.output, sp_e.output
             metal_bulk, electrolyte_bulk = metal, electrolyte
 
-        surface_maker = self.surface_energy_maker
-        surface_maker.miller = self.metal_miller
-        gamma_job = surface_maker.make(metal_bulk)
+        gamma_job = replace(self.surface_energy_maker, miller=self.metal_miller).make(metal_bulk)
         gamma_job.name = f"surface energy {metal_name}{self.metal_miller}"
+        metal_element = metal.composition.elements[0].symbol
+        faces_job = replace(
+            self.surface_energy_maker, miller=self.electrolyte_miller, metal_element=metal_element
+        ).make(electrolyte_bulk, metal_bulk)
+        faces_job.name = f"surface energies {electrolyte_name}{self.electrolyte_miller}"
 
         screen = screen_interfaces(
             metal_bulk,
@@ -356,10 +441,17 @@ class AdhesionMaker(Maker):
             self.relax_maker,
             tuple(self.gap_offsets_A),
         )
+        stability = None
+        if self.stability_maker is not None:  # library names only (see StabilityMaker.plan)
+            stab = self.stability_maker.make(metal_name, electrolyte_name)
+            jobs.append(stab)
+            stability = {"uuid": stab.output.uuid, "doc": stab.output}
         summary = summarize_adhesion(
+            stability=stability,
             metal_doc=metal_doc,
             electrolyte_doc=electrolyte_doc,
             metal_surface=gamma_job.output,
+            electrolyte_surfaces=faces_job.output,
             screening=screen.output,
             relaxed=relax.output,
             metal_name=metal_name,
@@ -374,7 +466,9 @@ class AdhesionMaker(Maker):
         )
         summary.config.on_missing_references = OnMissing.NONE
         return Flow(
-            [*jobs, gamma_job, screen, relax, summary], output=summary.output, name=self.name
+            [*jobs, gamma_job, faces_job, screen, relax, summary],
+            output=summary.output,
+            name=self.name,
         )
 
 
@@ -457,37 +551,6 @@ def screen_interfaces(
     return Response(replace=Flow([*jobs, rank], output=rank.output, name="screening"))
 
 
-def _metal_rich_chemical_potentials(
-    electrolyte_bulk: Structure,
-    electrolyte_energy_eV: float,
-    metal_element: str,
-    metal_energy_per_atom_eV: float,
-    slab_composition: Composition,
-) -> dict[str, float] | None:
-    """μ for a slab made of k bulk units plus/minus metal-element atoms (else None)."""
-    bulk_comp = electrolyte_bulk.composition
-    others = [el.symbol for el in bulk_comp.elements if el.symbol != metal_element]
-    if not others:  # the "electrolyte" is the metal itself (homo-interfaces, tests)
-        if set(el.symbol for el in slab_composition.elements) != {metal_element}:
-            return None
-        return {metal_element: electrolyte_energy_eV / bulk_comp.num_atoms}
-    ref = others[0]
-    k = slab_composition[ref] / bulk_comp[ref]
-    for el in others:
-        if abs(slab_composition[el] - k * bulk_comp[el]) > 1e-6:
-            return None
-    extra_metal = slab_composition[metal_element] - k * bulk_comp[metal_element]
-    if abs(extra_metal) > 1e-6 and metal_element not in bulk_comp:
-        return None
-    # Put the whole non-metal part at its bulk value per unit: μ_rest = E_bulk − N_M μ_M
-    rest_energy = electrolyte_energy_eV - bulk_comp[metal_element] * metal_energy_per_atom_eV
-    mu = {metal_element: metal_energy_per_atom_eV}
-    n_rest = sum(bulk_comp[el] for el in others)
-    for el in others:
-        mu[el] = rest_energy / n_rest  # only the sum Σ N_el μ_el enters for these slabs
-    return mu
-
-
 @job(name="rank candidates")
 def rank_candidates(
     candidates: list[InterfaceCandidate],
@@ -560,6 +623,8 @@ class RelaxedCandidate(BaseModel):
     electrolyte_slab: Structure | None = None
     failure_reason: str | None = None
     n_force_evaluations: int = 0
+    max_normal_displacement_A: float | None = None
+    n_atoms_crossed: int | None = None
 
 
 def _with_gap(cand: InterfaceCandidate, gap_A: float) -> Structure:
@@ -646,7 +711,15 @@ def relax_at_best_gap(
     j_e = relax_maker.make(cand.electrolyte_slab)
     j_e.name = f"relax electrolyte slab {cand.label}"
     collect = collect_relaxed(
-        cand.label, gaps_A, binding, start_gap, j_int.output, j_m.output, j_e.output, len(gaps_A)
+        cand.label,
+        gaps_A,
+        binding,
+        start_gap,
+        j_int.output,
+        j_m.output,
+        j_e.output,
+        len(gaps_A),
+        interface,
     )
     collect.config.on_missing_references = OnMissing.NONE
     return Response(replace=Flow([j_int, j_m, j_e, collect], output=collect.output))
@@ -662,8 +735,11 @@ def collect_relaxed(
     metal_doc: Any,
     electrolyte_doc: Any,
     n_scan: int,
+    start: Structure | None = None,
 ) -> RelaxedCandidate:
-    """Check the three relaxations; a failed one marks the candidate failed with why."""
+    """Check the three relaxations (a failed one marks the candidate failed with why) and
+    measure how far atoms moved across the contact plane (``start``: the interface before
+    relaxation)."""
     reasons = [
         r
         for r in (
@@ -689,7 +765,26 @@ def collect_relaxed(
         result.interface = task_structure(interface_doc)
         result.metal_slab = task_structure(metal_doc)
         result.electrolyte_slab = task_structure(electrolyte_doc)
+        if start is not None and result.interface is not None:
+            figures = interface_migration(start, result.interface)
+            result.max_normal_displacement_A = figures.max_normal_displacement_A
+            result.n_atoms_crossed = figures.n_crossed
     return result
+
+
+def interface_migration(start: Structure, relaxed: Structure):
+    """`MigrationFigures` of a relaxation: sites in the same order, labels on ``start``."""
+    labels = start.site_properties["interface_label"]
+    z0 = normal_coords_A(start)
+    matrix = start.lattice.matrix
+    normal = np.cross(matrix[0], matrix[1])
+    normal /= np.linalg.norm(normal)
+    c_normal = float(np.dot(matrix[2], normal))
+    dfrac = relaxed.frac_coords[:, 2] - start.frac_coords[:, 2]
+    dfrac -= np.round(dfrac)  # no jump by a cell length
+    z1 = z0 + dfrac * c_normal
+    upper = np.array(["film" in lab for lab in labels])
+    return contact_plane_migration(z0, z1, upper)
 
 
 @job(name="gather relaxed")
@@ -710,6 +805,22 @@ def _as_model(value: Any, model: type[BaseModel]) -> Any:
     return value
 
 
+def _electrolyte_faces(electrolyte_surfaces: Any) -> list:
+    from ssbflow.workflows.surface import surface_documents
+
+    return surface_documents(electrolyte_surfaces)
+
+
+def _face_for(cand: CandidateInfo, faces: list):
+    """The electrolyte surface-energy document whose face is the candidate's contact face."""
+    from ssbflow.workflows.surface import face_of
+
+    contact = cand.contact_face()
+    if not contact.planes:
+        return None
+    return next((f for f in faces if face_of(f).matches(contact)), None)
+
+
 @job(name="adhesion summary")
 def summarize_adhesion(
     metal_doc: Any,
@@ -726,12 +837,18 @@ def summarize_adhesion(
     strained_side: str,
     provenance: dict,
     tags: list[str],
+    electrolyte_surfaces: Any = None,
+    stability: Any = None,
 ) -> AdhesionDocument:
-    """Compute W_ad, γ_int, θ for each relaxed candidate and pick the lowest γ_int."""
-    from ssbflow.workflows.surface import SurfaceEnergyDocument
+    """W_ad, γ_int, θ for each relaxed candidate, each with its own contact-face energy;
+    flag reactive and migrated candidates; the headline is the lowest-γ_int candidate
+    that is neither."""
+    from ssbflow.workflows.surface import lowest_surface_energy, surface_documents
 
     screening = _as_model(screening, ScreeningResult)
-    metal_surface = _as_model(metal_surface, SurfaceEnergyDocument)
+    metal_docs = surface_documents(metal_surface)
+    best_metal = lowest_surface_energy(metal_docs)
+    faces = _electrolyte_faces(electrolyte_surfaces)
     relaxed = [_as_model(r, RelaxedCandidate) for r in (relaxed or [])]
     base = {
         "system": f"{metal_name}/{electrolyte_name}",
@@ -744,6 +861,7 @@ def summarize_adhesion(
         "electrolyte_miller": tuple(electrolyte_miller),
         "strained_side": strained_side,
         "tags": tags,
+        "stability": stability_block(stability),
     }
     problems = []
     for what, doc in (("metal bulk", metal_doc), ("electrolyte bulk", electrolyte_doc)):
@@ -753,34 +871,27 @@ def summarize_adhesion(
     if screening is None:
         problems.append("screening of interface candidates did not complete")
     gamma_m = None
-    if metal_surface is None:
-        problems.append("metal surface energy did not complete")
-    elif metal_surface.status != "successful" or metal_surface.surface_energy_J_per_m2 is None:
-        problems.append(f"metal surface energy failed: {metal_surface.failure_reason}")
+    if best_metal is None:
+        reasons = [d.failure_reason for d in metal_docs]
+        problems.append(
+            "metal surface energy failed: " + ("; ".join(r for r in reasons if r) or "no result")
+        )
     else:
-        gamma_m = metal_surface.surface_energy_J_per_m2
+        gamma_m = best_metal.surface_energy_J_per_m2
         if gamma_m <= 0:
             problems.append(f"metal surface energy is not positive ({gamma_m:.3f} J/m²)")
             gamma_m = None
     if problems and screening is None:
         return AdhesionDocument(status="failed", failure_reason="; ".join(problems), **base)
 
-    metal_e_atom = None
-    electrolyte_e = task_energy_eV(electrolyte_doc)
-    m_struct = task_structure(metal_doc) if metal_doc is not None else None
-    if task_energy_eV(metal_doc) is not None and m_struct is not None:
-        metal_e_atom = task_energy_eV(metal_doc) / len(m_struct)
-    e_struct = task_structure(electrolyte_doc) if electrolyte_doc is not None else None
-    metal_element = Composition(metal_formula).elements[0].symbol
-
     results: list[CandidateResult] = []
     relaxed_by_label = {r.label: r for r in relaxed if r is not None}
-    total_evals = screening.n_force_evaluations + (
-        metal_surface.n_force_evaluations if metal_surface is not None else 0
-    )
-    warnings = [
-        "γ_electrolyte is the mean of the two faces of its slab reference (bottom planes fixed)"
-    ]
+    total_evals = screening.n_force_evaluations
+    total_evals += sum(d.n_force_evaluations for d in metal_docs)
+    total_evals += sum(f.n_force_evaluations for f in faces)
+    warnings: list[str] = []
+    if best_metal is not None and not best_metal.converged:
+        warnings.append(f"metal surface energy: {'; '.join(best_metal.warnings)}")
     for i, cand in enumerate(screening.candidates):
         res = CandidateResult(
             label=cand.label,
@@ -793,7 +904,14 @@ def summarize_adhesion(
             area_A2=cand.area_A2,
             n_atoms=cand.n_atoms,
             initial_gap_A=cand.gap_A,
+            electrolyte_termination_chemistry=cand.electrolyte_termination_chemistry,
         )
+        face = _face_for(cand, faces)
+        if face is not None:
+            res.electrolyte_reference_termination = face.termination
+            res.electrolyte_reference_symmetric = bool(face.symmetric and not face.polar)
+            res.electrolyte_reference_stoichiometric = face.stoichiometric
+            res.electrolyte_reference_converged = face.converged
         e_i, e_m, e_e = (
             screening.interface_energies_eV[i],
             screening.metal_slab_energies_eV[i],
@@ -838,31 +956,12 @@ def summarize_adhesion(
                         rc.electrolyte_slab_energy_eV,
                         cand.area_A2,
                     )
-                    if (
-                        electrolyte_e is not None
-                        and metal_e_atom is not None
-                        and e_struct is not None
-                    ):
-                        mu = _metal_rich_chemical_potentials(
-                            e_struct,
-                            electrolyte_e,
-                            metal_element,
-                            metal_e_atom,
-                            rc.electrolyte_slab.composition,
-                        )
-                        if mu is None:
-                            warnings.append(
-                                f"{cand.label}: electrolyte slab composition has no reference; "
-                                "γ_electrolyte and γ_int not computed"
-                            )
-                        else:
-                            comp = rc.electrolyte_slab.composition
-                            res.electrolyte_surface_energy_J_per_m2 = grand_surface_energy_J_per_m2(
-                                rc.electrolyte_slab_energy_eV,
-                                {el.symbol: comp[el] for el in comp.elements},
-                                mu,
-                                cand.area_A2,
-                            )
+                    res.max_normal_displacement_A = rc.max_normal_displacement_A
+                    res.n_atoms_crossed = rc.n_atoms_crossed
+                    if rc.n_atoms_crossed:
+                        res.migrated = True
+                        res.flags.append("migrated")
+                    _face_energy(res, face)
                     if gamma_m is not None:
                         theta, wet = contact_angle_deg(res.work_of_adhesion_J_per_m2, gamma_m)
                         res.contact_angle_deg, res.wetting = theta, wet
@@ -872,6 +971,11 @@ def summarize_adhesion(
                                 res.electrolyte_surface_energy_J_per_m2,
                                 res.work_of_adhesion_J_per_m2,
                             )
+                            res.reactive = res.interface_energy_J_per_m2 < 0
+                            if res.reactive:
+                                res.flags.append("reactive")
+                    elif res.interface_energy_reason is None:
+                        res.interface_energy_reason = "metal surface energy unavailable"
         results.append(res)
 
     relaxed_ok = [r for r in results if r.status == "relaxed"]
@@ -881,6 +985,24 @@ def summarize_adhesion(
         n_relaxed=len(relaxed_ok),
         n_force_evaluations=total_evals,
         metal_surface_energy_J_per_m2=gamma_m,
+        metal_surface_termination=None if best_metal is None else best_metal.termination,
+        metal_surface_converged=None if best_metal is None else best_metal.converged,
+        electrolyte_faces=[
+            ElectrolyteFace(
+                termination=f.termination,
+                chemistry=f.termination_chemistry,
+                surface_energy_J_per_m2=f.surface_energy_J_per_m2,
+                dgamma_d_delta_mu_metal_J_per_m2_per_eV=f.dgamma_d_delta_mu_metal_J_per_m2_per_eV,
+                symmetric=f.symmetric,
+                stoichiometric=f.stoichiometric,
+                polar=f.polar,
+                converged=f.converged,
+                thickness_A=f.thickness_A,
+                status=f.status,
+                failure_reason=f.failure_reason,
+            )
+            for f in faces
+        ],
         warnings=warnings,
         **base,
     )
@@ -891,32 +1013,77 @@ def summarize_adhesion(
         doc.status = "failed"
         doc.failure_reason = "; ".join(reasons) or "no candidate relaxed successfully"
         return doc
-    with_gamma = [r for r in relaxed_ok if r.interface_energy_J_per_m2 is not None]
+    for r in relaxed_ok:
+        if r.reactive:
+            doc.reactive_candidates.append(r.label)
+            doc.warnings.append(
+                f"{r.label}: reactive contact: γ_int = {r.interface_energy_J_per_m2:.2f} J/m² < 0 "
+                f"with consistent chemical potentials: the metal reduces or completes the "
+                f"{r.electrolyte_termination_chemistry} face ({r.electrolyte_termination}); "
+                "reported, not the headline"
+            )
+        if r.migrated:
+            doc.warnings.append(
+                f"{r.label}: {r.n_atoms_crossed} atom(s) crossed the contact plane during "
+                f"relaxation (largest normal displacement {r.max_normal_displacement_A:.2f} Å); "
+                "flagged, not ranked"
+            )
+        if r.interface_energy_J_per_m2 is None and r.interface_energy_reason:
+            doc.warnings.append(f"{r.label}: γ_int not computed: {r.interface_energy_reason}")
+    clean = [r for r in relaxed_ok if not r.reactive and not r.migrated]
+    with_gamma = [r for r in clean if r.interface_energy_J_per_m2 is not None]
+    any_gamma = [r for r in relaxed_ok if r.interface_energy_J_per_m2 is not None]
+    best = None
     if with_gamma:
         best = min(with_gamma, key=lambda r: r.interface_energy_J_per_m2)
-    else:
-        best = max(relaxed_ok, key=lambda r: r.work_of_adhesion_J_per_m2)
+    elif (
+        any_gamma
+        and all(r.reactive for r in any_gamma)
+        and not [r for r in clean if r.interface_energy_J_per_m2 is None]
+    ):
+        doc.reactive = True
+        doc.selection_criterion = "none: every candidate is reactive"
+        doc.headline = (
+            f"The {electrolyte_name}{tuple(electrolyte_miller)} face is unstable against "
+            f"{metal_name}: every relaxed contact has γ_int < 0 (the metal reduces or completes "
+            "the face); no stable interface to report"
+        )
+    elif clean:
+        best = max(clean, key=lambda r: r.work_of_adhesion_J_per_m2)
         doc.selection_criterion = "largest relaxed W_ad (γ_int unavailable)"
+    else:
+        doc.selection_criterion = "none: every relaxed candidate migrated or is reactive"
+        doc.headline = (
+            "No relaxed candidate kept its contact plane and a non-negative γ_int; see the "
+            "flagged candidates"
+        )
+    if best is None:
+        return doc
     rc = relaxed_by_label[best.label]
-    for r in relaxed_ok:
-        if r.interface_energy_J_per_m2 is not None and r.interface_energy_J_per_m2 < 0:
-            # doc.warnings, not the local list: pydantic copied that list into the document
-            doc.warnings.append(
-                f"{r.label}: negative interface energy ({r.interface_energy_J_per_m2:.2f} J/m²): "
-                f"the {r.electrolyte_termination} termination is not stable against the metal "
-                "(the metal completes or reduces it); treat this contact as reactive"
-            )
     doc.selected_label = best.label
     doc.work_of_adhesion_J_per_m2 = best.work_of_adhesion_J_per_m2
     doc.work_of_adhesion_ideal_J_per_m2 = best.work_of_adhesion_ideal_J_per_m2
     doc.interface_energy_J_per_m2 = best.interface_energy_J_per_m2
     doc.electrolyte_surface_energy_J_per_m2 = best.electrolyte_surface_energy_J_per_m2
+    doc.electrolyte_termination = best.electrolyte_termination
+    doc.electrolyte_termination_chemistry = best.electrolyte_termination_chemistry
+    doc.electrolyte_reference_symmetric = best.electrolyte_reference_symmetric
     doc.contact_angle_deg = best.contact_angle_deg
     doc.wetting = best.wetting
     doc.strain_percent = best.strain_percent
     doc.area_A2 = best.area_A2
     doc.n_atoms = best.n_atoms
     doc.equilibrium_gap_A = best.uber_equilibrium_gap_A
+    gamma_text = (
+        f"γ_int = {best.interface_energy_J_per_m2:.2f} J/m²"
+        if best.interface_energy_J_per_m2 is not None
+        else f"γ_int undefined ({best.interface_energy_reason})"
+    )
+    doc.headline = (
+        f"{metal_name}{tuple(metal_miller)} on the {best.electrolyte_termination_chemistry} "
+        f"{electrolyte_name}{tuple(electrolyte_miller)} face: W_ad = "
+        f"{best.work_of_adhesion_J_per_m2:.2f} J/m², {gamma_text}"
+    )
     doc.structures = {
         "interface": rc.interface,
         "metal_slab": rc.metal_slab,
@@ -926,3 +1093,28 @@ def summarize_adhesion(
         doc.status = "failed"
         doc.failure_reason = "; ".join(problems) or "metal surface energy unavailable"
     return doc
+
+
+def _face_energy(res: CandidateResult, face: Any) -> None:
+    """γ of the candidate's own contact face (metal-rich limit), or why it is undefined."""
+    if face is None:
+        res.interface_energy_reason = (
+            "no surface-energy termination matches this contact face "
+            f"({res.electrolyte_termination_chemistry})"
+        )
+        res.flags.append("no face reference")
+        return
+    if face.polar:
+        res.interface_energy_reason = (
+            f"polar termination {face.termination}: no symmetric slab exists, so the face "
+            "energy is undefined; W_ad (which needs no face separation) is reported"
+        )
+        res.flags.append("polar")
+        return
+    if face.status != "successful" or face.surface_energy_J_per_m2 is None:
+        res.interface_energy_reason = f"face energy failed: {face.failure_reason}"
+        return
+    if face.delta_mu_metal_eV != 0:
+        res.interface_energy_reason = "face energy not at the metal-rich limit (Δμ_M ≠ 0)"
+        return
+    res.electrolyte_surface_energy_J_per_m2 = face.surface_energy_J_per_m2

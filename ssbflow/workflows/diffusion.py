@@ -3,24 +3,37 @@
 Flow (`DiffusionMaker.make(structure, species)`)::
 
     relax (optional, CalcRelaxMaker) → supercell → ladder ──(run-time fan-out)──┐
-        per temperature: NVT equilibration → production MD (independent jobs)    │
+        per temperature: one MD job (NVT equilibration + production, chunked)    │
         analysis → DiffusionDocument (result_type="diffusion")  ◄───────────────┘
 
-The per-temperature jobs are created at run time by the ladder job with
-``Response(replace=Flow(...))``; each temperature is its own chain of jobs, so FireWorks
-can run the temperatures in parallel.
+Explicit temperatures: the ladder job creates one MD job per temperature at run time with
+``Response(replace=Flow(...))``, so FireWorks runs them in parallel; locally,
+``concurrent_temperatures`` > 1 runs them side by side in one job (`md_side_by_side`, one
+process per temperature, the cores split between them). Automatic ladder
+(``auto_temperatures``): `auto_ladder_step` chooses one temperature at a time
+(`next_ladder_temperature`); its MD job adds the next step with
+``Response(addition=...)`` when it finishes, and the last step replaces itself by the
+analysis.
 
-MD runs through atomate2's `AseMDMaker` (`CalcMDMaker`), with the calculator chosen by
-``calculator_name`` + ``calculator_kwargs``. The thermostat leaves transport intact:
-Bussi's stochastic velocity rescaling (CSVR, the default; a global thermostat that does
-not damp single-particle motion), a Nosé–Hoover chain, or NVE after NVT equilibration.
-Langevin is refused for production. Sampled trajectories go to the JobStore's ``data``
-store (field ``trajectory`` of each `MDRunDocument`), never into the summary.
+MD (`DiffusionMDMaker`) runs ASE dynamics in chunks with the calculator chosen by
+``calculator_name`` + ``calculator_kwargs`` (device resolved where the job runs). After
+each chunk it checkpoints positions, momenta, thermostat state and the frames so far; a
+rerun continues from the checkpoint. With a target precision, the kinisi analysis of the
+trajectory so far decides after each chunk whether to go on. The thermostat leaves
+transport intact: Bussi's stochastic velocity rescaling (CSVR, the default; a global
+thermostat that does not damp single-particle motion), a Nosé–Hoover chain, or NVE after
+NVT equilibration. Langevin is refused for production. Sampled trajectories go to the
+JobStore's ``data`` store (field ``trajectory`` of each `MDRunDocument`), never into the
+summary. `CalcMDMaker` (atomate2's `AseMDMaker`) remains for single MD runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,18 +42,26 @@ from typing import Any, Literal
 import numpy as np
 from ase.calculators.calculator import Calculator
 from atomate2.ase.md import AseMDMaker, MDEnsemble
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Maker, OnMissing, Response, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-from ssbflow.analysis.arrhenius import ATTEMPT_FREQUENCY_FORMULA, analyze_arrhenius
+from ssbflow.analysis.arrhenius import (
+    ATTEMPT_FREQUENCY_FORMULA,
+    KB_EV_PER_K,
+    analyze_arrhenius,
+)
 from ssbflow.analysis.diffusion import (
     DEFAULT_MIN_MSD_INCREASE_A2,
     MIN_FRAMES,
     CollectiveDiffusivityResult,
     DiffusivityResult,
+    StopDecision,
     collective_diffusivity,
     nearest_neighbour_distance_A,
+    precision_stop_decision,
+    relative_stderr,
+    sublattice_rmsd_A,
     tracer_diffusivity,
 )
 from ssbflow.analysis.diffusion import (
@@ -125,6 +146,15 @@ class _ProgressReporter:
         )
 
 
+class ChunkLog(BaseModel):
+    """What the production run knew after one chunk."""
+
+    duration_ps: float
+    relative_stderr: float | None = Field(None, description="σ(D*)/D* of the run so far")
+    diffusivity_cm2_per_s: float | None = None
+    framework_rmsd_A: float | None = None
+
+
 class MDTrajectory(BaseModel):
     """A sampled MD trajectory (stored in the ``data`` store)."""
 
@@ -155,6 +185,42 @@ class MDRunDocument(BaseModel):
     atom_steps_per_s: float
     final_structure: Structure = Field(..., description="With 'velocities' site property")
     trajectory: MDTrajectory | None = None
+    equilibration_ps: float | None = None
+    stop_kind: str | None = Field(
+        None, description="fixed | precision | max_duration | hopeless | breakdown"
+    )
+    stop_reason: str | None = Field(None, description="Why the production run stopped")
+    target_precision: float | None = Field(None, description="Wanted σ(D*)/D*")
+    max_duration_ps: float | None = None
+    relative_stderr_at_stop: float | None = Field(
+        None, description="σ(D*)/D* of the in-run analysis that made the last decision"
+    )
+    diffusivity_at_stop_cm2_per_s: float | None = None
+    framework_rmsd_A: float | None = Field(
+        None,
+        description="RMSD of the least mobile non-mobile element, last frame vs first "
+        "(framework drift removed), Å",
+    )
+    framework_rmsd_ratio: float | None = Field(
+        None, description="framework_rmsd_A / that element's nearest-neighbour distance"
+    )
+    chunks: list[ChunkLog] = Field(default_factory=list)
+    device: str | None = None
+    resumed_from: str | None = Field(None, description="Checkpoint this run continued from")
+    checkpoint_file: str | None = None
+
+    def ladder_summary(self) -> dict[str, Any]:
+        """The few numbers the automatic ladder decides on (kept out of job arguments'
+        trajectories)."""
+        return {
+            "temperature_K": self.temperature_K,
+            "stop_kind": self.stop_kind,
+            "stop_reason": self.stop_reason,
+            "duration_ps": self.duration_ps,
+            "relative_stderr": self.relative_stderr_at_stop,
+            "diffusivity_cm2_per_s": self.diffusivity_at_stop_cm2_per_s,
+            "framework_rmsd_A": self.framework_rmsd_A,
+        }
 
 
 @dataclass
@@ -279,6 +345,559 @@ class CalcMDMaker(AseMDMaker):
         )
 
 
+# --------------------------------------------------------------------------- chunked MD
+
+
+def fit_window_fractions(
+    duration_ps: float,
+    fit_start_fraction: float,
+    max_interval_fraction: float,
+    fit_start_ps: float | None,
+) -> tuple[float, float]:
+    """(fit_start_fraction, max_interval_fraction) for `tracer_diffusivity`.
+
+    ``fit_start_ps`` ``None``: the window scales with the run (the given fractions).
+    Otherwise the fit starts at ``fit_start_ps`` and takes every interval up to the whole
+    run. kinisi counts the independent samples at interval Δt as N × Δt_max / Δt with its
+    longest analysed interval Δt_max; only when Δt_max is the run length does that count
+    grow with the run, so that σ(D*) falls about as 1/√t (16 random walkers, 3 seeds:
+    σ(D*)/D* = 0.12-0.17, 0.09-0.12, 0.07-0.08 after 16, 32, 60 ps). With a window that
+    scales with the run, the same walkers gave 0.18-0.29 at every length: the precision of
+    a random walk then does not improve with its length, and running longer for precision
+    would be pointless. Adaptive runs therefore use a fixed start.
+    """
+    if fit_start_ps is None:
+        return fit_start_fraction, max_interval_fraction
+    return fit_start_ps / duration_ps if duration_ps > 0 else 1.0, 1.0
+
+
+#: Thermostat labels of the adaptive MD job's stop kinds.
+STOP_KINDS = ("fixed", "precision", "max_duration", "hopeless", "breakdown")
+
+
+def _dynamics(atoms: Any, thermostat: str, temperature_K: float, dt_fs: float, tau_fs: float, rng):
+    """Plain ASE dynamics object (no observers) for one stage."""
+    from ase import units
+    from ase.md.bussi import Bussi
+    from ase.md.nose_hoover_chain import NoseHooverChainNVT
+    from ase.md.verlet import VelocityVerlet
+
+    if thermostat == "bussi":
+        return Bussi(atoms, dt_fs * units.fs, temperature_K, tau_fs * units.fs, rng=rng)
+    if thermostat == "nose-hoover-chain":
+        return NoseHooverChainNVT(
+            atoms, dt_fs * units.fs, temperature_K=temperature_K, tdamp=tau_fs * units.fs
+        )
+    return VelocityVerlet(atoms, dt_fs * units.fs)
+
+
+def _thermostat_state(dyn: Any) -> dict[str, Any]:
+    """Everything beyond positions and momenta that the next step depends on."""
+    state: dict[str, Any] = {}
+    rng = getattr(dyn, "rng", None)
+    if rng is not None and hasattr(rng, "bit_generator"):
+        state["rng"] = rng.bit_generator.state
+        state["transferred_energy"] = float(dyn.transferred_energy)
+    thermo = getattr(dyn, "_thermostat", None)
+    if thermo is not None:
+        state["eta"] = thermo._eta.tolist()
+        state["p_eta"] = thermo._p_eta.tolist()
+    return state
+
+
+def _restore_thermostat(dyn: Any, state: dict[str, Any]) -> None:
+    if "rng" in state:
+        dyn.rng.bit_generator.state = state["rng"]
+        dyn.transferred_energy = state["transferred_energy"]
+    if "eta" in state:
+        dyn._thermostat._eta = np.asarray(state["eta"], dtype=float)
+        dyn._thermostat._p_eta = np.asarray(state["p_eta"], dtype=float)
+
+
+class MDCheckpoint:
+    """One run's checkpoint file: positions, momenta, thermostat state, frames so far.
+
+    Written atomically (temporary file, then rename) after every chunk, so a kill leaves
+    either the previous or the new checkpoint, never a torn one.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        if self.path is None or not self.path.is_file():
+            return None
+        with np.load(self.path, allow_pickle=False) as data:
+            out = {k: data[k] for k in data.files}
+        out["meta"] = json.loads(str(out["meta"]))
+        return out
+
+    def save(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        with tmp.open("wb") as fh:
+            np.savez(fh, meta=np.asarray(json.dumps(meta)), **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+@dataclass
+class DiffusionMDMaker(Maker):
+    """NVT equilibration and production MD at one temperature, in checkpointed chunks.
+
+    The run goes chunk by chunk (``chunk_ps``). After each chunk the positions, momenta,
+    thermostat state (Bussi's random-number generator, the Nosé–Hoover chain variables)
+    and the frames sampled so far are written to ``checkpoint_dir``; a rerun of the same
+    job (same input structure, temperature, seed and MD settings) continues from the last
+    checkpoint, and the trajectory it returns is the one an uninterrupted run gives.
+
+    Length of the production run:
+
+    - ``target_precision`` ``None``: exactly ``duration_ps``;
+    - ``target_precision`` set: after each chunk the kinisi analysis of the whole
+      trajectory so far (`tracer_diffusivity`, the same settings and seed as the final
+      analysis) decides: stop when σ(D*)/D* <= target and the MSD rose enough to be kept,
+      or at ``max_duration_ps``, or when the projection says the target needs more than
+      ``hopeless_factor`` x the ceiling.
+
+    With ``breakdown_lindemann`` set, the run also stops when even the least mobile
+    framework element (atoms that are not ``species``) has an RMSD from its start
+    (`sublattice_rmsd_A`) above that fraction of its own nearest-neighbour distance: the
+    framework melted or collapsed, and its D* would describe a liquid. This is a
+    Lindemann-type criterion: a solid melts when its RMS vibration reaches ~0.1-0.15 of
+    the neighbour distance, and displacement from the start is √2 times that in a solid,
+    while in a melt it keeps growing. The least mobile element is used so that rotating
+    polyanions (S of PS4 in a rotor phase, while P stays) do not count as breakdown.
+
+    Parameters
+    ----------
+    calculator_name, calculator_kwargs, device
+        Calculator (`ssbflow.calculators`) and torch device ("auto": CUDA if torch sees a
+        GPU on the machine that runs the job, else the CPU).
+    torch_threads
+        torch intra-op threads for this job (``None``: torch's default).
+    temperature_K, time_step_fs, sample_interval_fs
+        Target temperature (K), time step (fs), frame spacing (fs, a multiple of the step).
+    equilibration_ps, equilibration_thermostat_time_fs
+        Bussi NVT equilibration before production (ps; 0 skips it) and its coupling time.
+    thermostat, thermostat_time_fs
+        Production thermostat ("bussi", "nose-hoover-chain", "nve") and coupling time (fs).
+    seed
+        Seed of the initial velocities and the thermostat noise.
+    chunk_ps
+        Checkpoint (and decide) every this many ps.
+    duration_ps, target_precision, max_duration_ps, hopeless_factor
+        Run length (see above).
+    species, fit_start_fraction, max_interval_fraction, min_msd_increase_A2, analysis_seed
+        Mobile species and the MSD analysis used for the decision.
+    breakdown_lindemann
+        Framework RMSD / neighbour distance that counts as breakdown; ``None`` never stops
+        on it.
+    checkpoint_dir
+        Folder for checkpoint files (``None``: no checkpoints, no resume).
+    progress
+        Print one line per chunk (ps done, σ(D*)/D*, ETA) on stderr and keep
+        ``progress-<T>K.json`` in the job folder (read by ``ssbflow status``).
+    """
+
+    name: str = "diffusion md"
+    calculator_name: str = "chgnet"
+    calculator_kwargs: dict = field(default_factory=dict)
+    device: str = "auto"
+    torch_threads: int | None = None
+    temperature_K: float = 800.0
+    time_step_fs: float = 1.0
+    sample_interval_fs: float = 10.0
+    equilibration_ps: float = 2.0
+    equilibration_thermostat_time_fs: float = 50.0
+    thermostat: str = "bussi"
+    thermostat_time_fs: float = 100.0
+    seed: int = 0
+    chunk_ps: float = 2.0
+    duration_ps: float = 20.0
+    target_precision: float | None = None
+    max_duration_ps: float = 50.0
+    hopeless_factor: float = 3.0
+    species: str | None = None
+    fit_start_fraction: float = 0.1
+    max_interval_fraction: float = 0.5
+    min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2
+    analysis_seed: int = 0
+    fit_start_ps: float | None = None
+    breakdown_lindemann: float | None = None
+    checkpoint_dir: str | None = None
+    progress: bool = True
+
+    # ---- sizes in steps
+    def _interval(self) -> int:
+        return max(1, round(self.sample_interval_fs / self.time_step_fs))
+
+    def _steps(self, ps: float) -> int:
+        interval = self._interval()
+        return max(interval, round(ps * 1000.0 / self.time_step_fs / interval) * interval)
+
+    def checkpoint_key(self, structure: Structure) -> str:
+        """Identity of the trajectory: same key, same trajectory (run length excluded)."""
+        # rounded: a relaxation rerun may differ in the last bits (thread-dependent sums),
+        # which must not hide the checkpoint; the positions come from the checkpoint anyway
+        ident = {
+            "structure": [
+                [site.species_string for site in structure],
+                np.round(structure.frac_coords, 6).tolist(),
+                np.round(structure.lattice.matrix, 6).tolist(),
+            ],
+            "calculator": [self.calculator_name, self.calculator_kwargs],
+            "settings": [
+                self.temperature_K,
+                self.time_step_fs,
+                self.sample_interval_fs,
+                self.equilibration_ps,
+                self.equilibration_thermostat_time_fs,
+                self.thermostat,
+                self.thermostat_time_fs,
+                self.seed,
+            ],
+        }
+        text = json.dumps(ident, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def _analyse(self, frames: list[np.ndarray], cell: np.ndarray, symbols: list[str]):
+        """tracer_diffusivity of the frames so far (None when too short to analyse)."""
+        interval_ps = self.sample_interval_fs / 1000.0
+        start, longest = fit_window_fractions(
+            (len(frames) - 1) * interval_ps,
+            self.fit_start_fraction,
+            self.max_interval_fraction,
+            self.fit_start_ps,
+        )
+        try:
+            return tracer_diffusivity(
+                np.asarray(frames),
+                cell,
+                symbols,
+                self.species,
+                interval_ps,
+                self.temperature_K,
+                fit_start_fraction=start,
+                max_interval_fraction=longest,
+                min_msd_increase_A2=self.min_msd_increase_A2,
+                seed=self.analysis_seed,
+            )
+        except InputError:
+            return None
+
+    @job(data=["trajectory"])
+    def make(self, structure: Structure, ladder: dict | None = None) -> Any:
+        """Run (or resume) the MD; returns an `MDRunDocument`.
+
+        ``ladder`` (set by the automatic ladder) carries the arguments of the next ladder
+        step; the step is added to the flow after this run, with this run's summary.
+        """
+        doc = self.run(structure)
+        if ladder is None:
+            return doc
+        from jobflow import CURRENT_JOB
+
+        step = auto_ladder_step(
+            **{
+                **ladder,
+                "history": [*ladder["history"], doc.ladder_summary()],
+                "production_uuids": [*ladder["production_uuids"], CURRENT_JOB.job.uuid],
+            }
+        )
+        step.name = f"{ladder['maker'].name} ladder step {len(ladder['history']) + 2}"
+        return Response(output=doc, addition=Flow([step], output=step.output))
+
+    def run(self, structure: Structure) -> MDRunDocument:
+        """The MD itself (no jobflow); see the class docstring."""
+        import time
+
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        from ssbflow.calculators import device_kwargs, device_of
+
+        if self.thermostat not in THERMOSTAT_DESCRIPTIONS:
+            raise InputError(
+                f"unknown thermostat '{self.thermostat}'; use one of "
+                f"{', '.join(THERMOSTAT_DESCRIPTIONS)}"
+            )
+        if self.target_precision is not None and self.species is None:
+            raise InputError("an adaptive run (target_precision) needs the mobile species")
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(int(self.torch_threads))
+        kwargs = device_kwargs(self.calculator_name, self.calculator_kwargs, self.device)
+        calc = get_calculator(self.calculator_name, kwargs)
+        device = device_of(self.calculator_name, kwargs)
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = calc
+        symbols = atoms.get_chemical_symbols()
+        cell = np.array(atoms.cell[:], dtype=float)
+        spacing = {  # nearest-neighbour distance within each framework element (Å)
+            e: nearest_neighbour_distance_A(
+                structure.cart_coords, cell, [i for i, s in enumerate(symbols) if s == e]
+            )
+            for e in set(symbols) - {self.species}
+        }
+        interval = self._interval()
+        n_equil = self._steps(self.equilibration_ps) if self.equilibration_ps > 0 else 0
+        n_chunk = self._steps(self.chunk_ps)
+        adaptive = self.target_precision is not None
+        n_max = self._steps(self.max_duration_ps if adaptive else self.duration_ps)
+        key = self.checkpoint_key(structure)
+        ckpt = MDCheckpoint(
+            Path(self.checkpoint_dir) / f"md-{key}.npz" if self.checkpoint_dir else None
+        )
+
+        saved = ckpt.load()
+        if saved is not None:
+            meta = saved["meta"]
+            atoms.set_positions(saved["positions_A"])
+            atoms.set_momenta(saved["momenta"])
+            frames = list(saved["frames_A"])
+            temps = list(saved["temperatures_K"])
+            stage, done = meta["stage"], int(meta["steps_done"])
+            chunks = [ChunkLog(**c) for c in meta["chunks"]]
+            wall_before = float(meta["wall_s"])
+            resumed_from = meta["stage"] + f" step {done}"
+        else:
+            rng = np.random.default_rng([self.seed, 0])
+            MaxwellBoltzmannDistribution(atoms, temperature_K=self.temperature_K, rng=rng)
+            Stationary(atoms)
+            frames, temps, chunks = [], [], []
+            stage, done, wall_before, resumed_from = "equilibration", 0, 0.0, None
+            meta = {}
+        if stage == "equilibration" and done >= n_equil:
+            stage, done = "production", 0
+            frames = [atoms.get_positions()]
+            temps = [atoms.get_temperature()]
+            meta = {}
+
+        def save(dyn: Any, wall: float) -> None:
+            ckpt.save(
+                {
+                    "positions_A": atoms.get_positions(),
+                    "momenta": atoms.get_momenta(),
+                    "frames_A": np.asarray(frames).reshape(-1, len(atoms), 3),
+                    "temperatures_K": np.asarray(temps, dtype=float),
+                },
+                {
+                    "stage": stage,
+                    "steps_done": done,
+                    "thermostat": _thermostat_state(dyn),
+                    "chunks": [c.model_dump() for c in chunks],
+                    "wall_s": wall,
+                    "stop": stop_state,
+                },
+            )
+
+        stop_state = meta.get("stop") if stage == "production" else None
+        if stop_state is not None and stop_state["kind"] != "breakdown":
+            # a finished trajectory asked for more (longer ceiling or duration, or a tighter
+            # target): extend it; the same request returns it at once, and a trajectory
+            # longer than asked is returned whole
+            tighter = adaptive and (
+                stop_state.get("target") is None or self.target_precision < stop_state["target"]
+            )
+            if done < n_max and (n_max > stop_state.get("n_max", 0) or tighter):
+                stop_state = None
+        wall_run, steps_run = 0.0, 0
+        label = f"{self.temperature_K:g} K"
+        # ---- equilibration (Bussi), checkpointed like production
+        if stage == "equilibration":
+            dyn = _dynamics(
+                atoms,
+                "bussi",
+                self.temperature_K,
+                self.time_step_fs,
+                self.equilibration_thermostat_time_fs,
+                np.random.default_rng([self.seed, 1]),
+            )
+            if saved is not None:
+                _restore_thermostat(dyn, meta["thermostat"])
+            while done < n_equil:
+                n = min(n_chunk, n_equil - done)
+                start = time.perf_counter()
+                dyn.run(n)
+                wall_run += time.perf_counter() - start
+                steps_run += n
+                done += n
+                save(dyn, wall_before + wall_run)
+                self._report(label, "equilibration", done, n_equil, None, wall_run, steps_run)
+            # the production's own thermostat state is saved after its first chunk
+            stage, done = "production", 0
+            frames = [atoms.get_positions()]
+            temps = [atoms.get_temperature()]
+            meta = {}
+        # ---- production in chunks
+        dyn = _dynamics(
+            atoms,
+            self.thermostat,
+            self.temperature_K,
+            self.time_step_fs,
+            self.thermostat_time_fs,
+            np.random.default_rng([self.seed, 2]),
+        )
+        if meta.get("thermostat"):
+            _restore_thermostat(dyn, meta["thermostat"])
+        decision = None
+        while stop_state is None:
+            n = max(0, min(n_chunk, n_max - done))
+            start = time.perf_counter()
+            for _ in range(n // interval):
+                dyn.run(interval)
+                frames.append(atoms.get_positions())
+                temps.append(atoms.get_temperature())
+            wall_run += time.perf_counter() - start
+            steps_run += n
+            done += n
+            duration = done * self.time_step_fs / 1000.0
+            by_element = sublattice_rmsd_A(np.asarray(frames), symbols, self.species)
+            ratios = {e: r / spacing[e] for e, r in by_element.items()}
+            stiffest = min(ratios, key=ratios.get) if ratios else None
+            rmsd = by_element[stiffest] if ratios else None
+            result = self._analyse(frames, cell, symbols) if adaptive else None
+            chunks.append(
+                ChunkLog(
+                    duration_ps=duration,
+                    relative_stderr=relative_stderr(result) if result is not None else None,
+                    diffusivity_cm2_per_s=(
+                        result.diffusivity_cm2_per_s if result is not None else None
+                    ),
+                    framework_rmsd_A=rmsd,
+                )
+            )
+            if (
+                self.breakdown_lindemann is not None
+                and stiffest is not None
+                and ratios[stiffest] > self.breakdown_lindemann
+            ):
+                stop_state = {
+                    "kind": "breakdown",
+                    "reason": f"framework breakdown: even the least mobile sublattice "
+                    f"({stiffest}) moved {rmsd:.2f} Å (RMSD) in {duration:.3g} ps, "
+                    f"{ratios[stiffest]:.2f} of its {spacing[stiffest]:.2f} Å neighbour "
+                    f"distance, above {self.breakdown_lindemann:g} (melting or collapse)",
+                }
+            elif adaptive:
+                decision = precision_stop_decision(
+                    result,
+                    duration,
+                    float(self.target_precision),
+                    self.max_duration_ps,
+                    hopeless_factor=self.hopeless_factor,
+                    min_duration_for_projection_ps=min(2 * self.chunk_ps, self.max_duration_ps),
+                )
+                if decision.stop:
+                    stop_state = {"kind": decision.kind, "reason": decision.reason}
+            elif done >= n_max:
+                stop_state = {"kind": "fixed", "reason": f"fixed duration {duration:g} ps run"}
+            if stop_state is not None:
+                stop_state.update(n_max=n_max, target=self.target_precision)
+            save(dyn, wall_before + wall_run)
+            self._report(
+                label, "production", done, n_max, chunks[-1], wall_run, steps_run, decision
+            )
+        positions = np.asarray(frames)
+        final_rmsd = sublattice_rmsd_A(positions, symbols, self.species)
+        ratio_last = min((r / spacing[e] for e, r in final_rmsd.items()), default=None)
+        duration = done * self.time_step_fs / 1000.0
+        last = chunks[-1] if chunks else ChunkLog(duration_ps=duration)
+        final = Structure(
+            structure.lattice, structure.species, positions[-1], coords_are_cartesian=True
+        )
+        final.add_site_property("velocities", (atoms.get_velocities()).tolist())
+        wall = wall_before + wall_run
+        return MDRunDocument(
+            temperature_K=float(self.temperature_K),
+            stage="production",
+            thermostat=self.thermostat,
+            thermostat_time_fs=None if self.thermostat == "nve" else self.thermostat_time_fs,
+            time_step_fs=float(self.time_step_fs),
+            n_steps=done,
+            sample_interval_steps=interval,
+            sample_interval_fs=interval * float(self.time_step_fs),
+            duration_ps=duration,
+            n_atoms=len(atoms),
+            formula=structure.composition.reduced_formula,
+            mean_temperature_K=float(np.mean(temps[1:] or temps)),
+            wall_time_s=wall,
+            atom_steps_per_s=len(atoms) * steps_run / wall_run if wall_run > 0 else float("nan"),
+            final_structure=final,
+            trajectory=MDTrajectory(
+                symbols=symbols,
+                positions_A=positions.tolist(),
+                cell_A=cell.tolist(),
+                time_fs=(np.arange(len(frames)) * interval * self.time_step_fs).tolist(),
+            ),
+            equilibration_ps=n_equil * self.time_step_fs / 1000.0,
+            stop_kind=stop_state["kind"],
+            stop_reason=stop_state["reason"],
+            target_precision=self.target_precision,
+            max_duration_ps=self.max_duration_ps if adaptive else None,
+            relative_stderr_at_stop=last.relative_stderr,
+            diffusivity_at_stop_cm2_per_s=last.diffusivity_cm2_per_s,
+            framework_rmsd_A=last.framework_rmsd_A,
+            framework_rmsd_ratio=ratio_last,
+            chunks=chunks,
+            device=device,
+            resumed_from=resumed_from,
+            checkpoint_file=str(ckpt.path) if ckpt.path else None,
+        )
+
+    def _report(
+        self,
+        label: str,
+        stage: str,
+        done: int,
+        total: int,
+        chunk: ChunkLog | None,
+        wall_s: float,
+        steps: int,
+        decision: StopDecision | None = None,
+    ) -> None:
+        """One progress line on stderr and ``progress-<T>K.json`` in the job folder."""
+        import time
+
+        if not self.progress:
+            return
+        from ssbflow.runner import stderr_console
+
+        dt_ps = self.time_step_fs / 1000.0
+        rate = steps / wall_s if wall_s > 0 else float("nan")  # steps/s
+        remaining = total - done
+        if stage == "production" and decision is not None:
+            if decision.stop:
+                remaining = 0
+            elif decision.projected_duration_ps is not None:
+                remaining = min(total, self._steps(decision.projected_duration_ps)) - done
+        eta_s = max(remaining, 0) / rate if rate > 0 else None
+        info = {
+            "temperature_K": self.temperature_K,
+            "stage": stage,
+            "ps_done": done * dt_ps,
+            "ps_max": total * dt_ps,
+            "relative_stderr": chunk.relative_stderr if chunk else None,
+            "target_precision": self.target_precision,
+            "eta_s": eta_s,
+        }
+        text = f"{stage} {label}: {info['ps_done']:.3g}/{info['ps_max']:.3g} ps"
+        if info["relative_stderr"] is not None:
+            text += f", σ(D*)/D* {info['relative_stderr']:.3f}"
+            if self.target_precision is not None:
+                text += f" (target {self.target_precision:g})"
+        if eta_s is not None:
+            text += f", ETA {eta_s / 60:.1f} min"
+        stderr_console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {text}", soft_wrap=True)
+        with contextlib.suppress(OSError):
+            Path(f"progress-{self.temperature_K:g}K.json").write_text(json.dumps(info))
+
+
 # --------------------------------------------------------------------------- flow jobs
 
 
@@ -361,12 +980,49 @@ class DiffusionDocument(ResultDocument):
     msd_increase_over_fit_A2: dict[str, float] = Field(default_factory=dict)
     md_atom_steps_per_s: dict[str, float] = Field(default_factory=dict)
     trajectory_store: str = "data"
-    trajectory_job_uuids: dict[str, str] = Field(default_factory=dict)
+    trajectory_job_uuids: dict[str, str] = Field(
+        default_factory=dict,
+        description="MD job whose output holds each trajectory; 'uuid#i' is the i-th run of "
+        "a side-by-side job (its output is a list)",
+    )
     msd_curves: dict[str, dict[str, list[float]]] = Field(
         default_factory=dict,
         description="Per temperature: time_ps, msd_A2, msd_stderr_A2 (in the data store)",
     )
     notes: list[str] = Field(default_factory=list)
+    ladder: str = Field("explicit", description="'explicit' temperatures or 'auto' ladder")
+    ladder_log: list[str] = Field(
+        default_factory=list, description="Automatic ladder: each rung chosen, and why it ended"
+    )
+    target_precision: float | None = Field(None, description="Wanted σ(D*)/D* per temperature")
+    max_duration_ps: float | None = Field(None, description="Ceiling on production per T")
+    run_duration_ps: dict[str, float] = Field(
+        default_factory=dict, description="Production length actually run per temperature"
+    )
+    relative_stderr: dict[str, float] = Field(
+        default_factory=dict,
+        description="Precision reached: σ(D*)/D* of the final analysis per temperature",
+    )
+    stop_reasons: dict[str, str] = Field(
+        default_factory=dict, description="Why each production run stopped"
+    )
+    stop_kinds: dict[str, str] = Field(
+        default_factory=dict, description="fixed | precision | max_duration | hopeless | breakdown"
+    )
+    framework_rmsd_A: dict[str, float] = Field(
+        default_factory=dict, description="RMSD of the non-mobile atoms over the run (Å)"
+    )
+    total_production_ps: float | None = None
+    device: str | None = Field(None, description="Device of the MD force calls (cpu, cuda)")
+    resumed_from: dict[str, str] = Field(
+        default_factory=dict, description="Temperatures whose MD continued from a checkpoint"
+    )
+    finite_size_correction: str | None = Field(
+        None, description="Finite-size (Yeh–Hummer) correction: applied, or why not"
+    )
+    diffusivity_corrected_cm2_per_s: dict[str, float] = Field(
+        default_factory=dict, description="D* corrected for the cell size (empty: not applied)"
+    )
 
 
 def summarize_diffusion(
@@ -500,22 +1156,51 @@ def analyze_diffusion(
     maker: DiffusionMaker,
     system: str,
     upstream_uuids: list[str],
+    ladder_log: list[str] | None = None,
+    temperatures_K: list[float] | None = None,
 ) -> DiffusionDocument:
-    """Tracer D at each temperature (kinisi) and the Arrhenius analysis."""
+    """Tracer D at each temperature (kinisi) and the Arrhenius analysis.
+
+    ``temperatures_K`` (the planned ladder, same order as ``runs``) names the temperature
+    of an MD job that failed (its run arrives as ``None``); it is then excluded with that
+    reason, and a ladder whose MD all failed gives a failed summary.
+
+    Runs that stopped on a framework breakdown are excluded with their reason. The
+    per-temperature precision reported (``relative_stderr``) is that of this analysis,
+    which uses the settings and seed of the in-run decisions, so an adaptive run never
+    claims a precision the final analysis does not give.
+    """
     results: list[DiffusivityResult] = []
     collective: list[CollectiveDiffusivityResult] = []
     skipped_collective: list[str] = []
     errors: dict[str, str] = {}
+    # MD jobs that raised arrive as None (on_missing_references=NONE): excluded, with why
+    planned = list(temperatures_K) if temperatures_K else [None] * len(runs)
+    for run, planned_K, run_uuid in zip(runs, planned, run_uuids, strict=False):
+        if run is None:
+            key = temperature_key(planned_K) if planned_K is not None else f"job {run_uuid}"
+            errors[key] = "the MD job failed (its error is in the run log / 'ssbflow status')"
+    run_uuids = [u for run, u in zip(runs, run_uuids, strict=False) if run is not None]
+    runs = [run for run in runs if run is not None]
     for run in runs:
+        if run.stop_kind == "breakdown":
+            errors[temperature_key(run.temperature_K)] = run.stop_reason or "framework breakdown"
+            continue
         traj = run.trajectory
         if traj is None:  # pragma: no cover - production always stores positions
             raise ValueError(f"production run at {run.temperature_K} K stored no trajectory")
         args = (np.asarray(traj.positions_A), np.asarray(traj.cell_A), traj.symbols, species)
+        start, longest = fit_window_fractions(
+            (len(traj.positions_A) - 1) * run.sample_interval_fs / 1000.0,
+            maker.fit_start_fraction,
+            maker.max_interval_fraction,
+            maker.fit_start_ps if maker.target_precision is not None else None,
+        )
         options = {
             "frame_interval_ps": run.sample_interval_fs / 1000.0,
             "temperature_K": run.temperature_K,
-            "fit_start_fraction": maker.fit_start_fraction,
-            "max_interval_fraction": maker.max_interval_fraction,
+            "fit_start_fraction": start,
+            "max_interval_fraction": longest,
             "seed": maker.seed,
         }
         try:
@@ -564,6 +1249,29 @@ def analyze_diffusion(
         "trajectory_job_uuids": {
             temperature_key(r.temperature_K): u for r, u in zip(runs, run_uuids, strict=True)
         },
+        "ladder": "auto" if maker.auto_temperatures else "explicit",
+        "ladder_log": list(ladder_log or []),
+        "target_precision": maker.target_precision,
+        "max_duration_ps": maker.max_duration_ps if maker.target_precision else None,
+        "run_duration_ps": {temperature_key(r.temperature_K): r.duration_ps for r in runs},
+        "stop_reasons": {
+            temperature_key(r.temperature_K): r.stop_reason for r in runs if r.stop_reason
+        },
+        "stop_kinds": {temperature_key(r.temperature_K): r.stop_kind for r in runs if r.stop_kind},
+        "framework_rmsd_A": {
+            temperature_key(r.temperature_K): r.framework_rmsd_A
+            for r in runs
+            if r.framework_rmsd_A is not None
+        },
+        "total_production_ps": float(sum(r.duration_ps for r in runs)),
+        "device": ", ".join(sorted({r.device for r in runs if r.device})) or None,
+        "resumed_from": {
+            temperature_key(r.temperature_K): r.resumed_from for r in runs if r.resumed_from
+        },
+        "finite_size_correction": finite_size_note(structure),
+    }
+    common["relative_stderr"] = {
+        temperature_key(r.temperature_K): relative_stderr(r) for r in results
     }
     if not results:
         return DiffusionDocument(
@@ -585,6 +1293,15 @@ def analyze_diffusion(
     fields.setdefault("warnings", []).extend(
         f"collective diffusivity not computed at {why}" for why in skipped_collective
     )
+    fields["warnings"].extend(
+        f"{temperature_key(r.temperature_K)} K: the least mobile framework element moved "
+        f"{r.framework_rmsd_A:.2f} Å (RMSD), {r.framework_rmsd_ratio:.2f} of its neighbour "
+        f"distance, above {maker.breakdown_lindemann:g}: it may have melted or collapsed"
+        for r in runs
+        if r.stop_kind != "breakdown"
+        and r.framework_rmsd_ratio is not None
+        and r.framework_rmsd_ratio > maker.breakdown_lindemann
+    )
     if errors:
         fields["excluded_temperatures"] = {**fields.get("excluded_temperatures", {}), **errors}
         fields["temperatures_K"] = [r.temperature_K for r in runs]
@@ -593,31 +1310,253 @@ def analyze_diffusion(
     return DiffusionDocument(**common, **fields)
 
 
+def finite_size_note(supercell: Structure) -> str:
+    """Why the Yeh–Hummer finite-size correction is not applied to D* (one cell size)."""
+    length = supercell.volume ** (1 / 3)
+    return (
+        "not applied: the Yeh-Hummer correction D_inf = D_PBC + xi k_B T / (6 pi eta L) "
+        "needs the shear viscosity eta, or D* in two or more cell sizes (kinisi's YehHummer "
+        f"fits D* against L); this study ran one cell (V^(1/3) = {length:.3g} Å) and does not "
+        "compute eta. The correction is hydrodynamic (a fluid around the diffusing particle); "
+        "for ions hopping through a rigid framework its premise does not hold"
+    )
+
+
 @job
 def diffusion_ladder(
     structure: Structure, species: str, maker: DiffusionMaker, system: str, upstream: list[str]
 ) -> Response:
-    """Fan out equilibration + production MD per temperature, then the analysis."""
-    jobs = []
-    productions = []
-    for i, temp in enumerate(maker.temperatures_K):
-        equil, prod = maker.md_jobs(structure, float(temp), seed=maker.seed + i)
-        if equil is not None:
-            jobs.append(equil)
-        jobs.append(prod)
-        productions.append(prod)
+    """Fan out one MD job (equilibration + production) per temperature, then the analysis.
+
+    With ``maker.auto_temperatures`` the ladder is built rung by rung instead (see
+    `auto_ladder_step`).
+    """
+    if maker.auto_temperatures:
+        step = auto_ladder_step(structure, species, maker, system, upstream, [], [], [])
+        step.name = f"{maker.name} ladder step 1"
+        return Response(replace=Flow([step], output=step.output, name=f"{maker.name} ladder"))
+    temps = [float(t) for t in maker.temperatures_K]
+    seeds = [maker.seed + i for i in range(len(temps))]
+    k = max(1, min(maker.concurrent_temperatures, len(temps)))
+    if k == 1:
+        jobs = [
+            maker.md_job(structure, t, seed=seed, species=species)
+            for t, seed in zip(temps, seeds, strict=True)
+        ]
+        outputs = [j.output for j in jobs]
+        uuids = [j.uuid for j in jobs]
+    else:
+        jobs, outputs, uuids = [], [], []
+        for start in range(0, len(temps), k):
+            group = [
+                maker.md_maker(t, seed=seed, species=species)
+                for t, seed in zip(temps[start : start + k], seeds[start : start + k], strict=True)
+            ]
+            side = md_side_by_side(structure, group)
+            side.name = "md " + ", ".join(f"{m.temperature_K:g}" for m in group) + " K side by side"
+            jobs.append(side)
+            outputs.extend(side.output[i] for i in range(len(group)))
+            uuids.extend(f"{side.uuid}#{i}" for i in range(len(group)))
     analysis = analyze_diffusion(
-        [p.output for p in productions],
-        [p.uuid for p in productions],
-        structure,
-        species,
-        maker,
-        system,
-        upstream,
+        outputs, uuids, structure, species, maker, system, upstream, temperatures_K=list(temps)
     )
     analysis.name = f"{maker.name} analysis"
-    jobs.append(analysis)
+    # an MD job that raises arrives as None: the analysis still stores a (failed) summary
+    analysis.config.on_missing_references = OnMissing.NONE
+    jobs = [*jobs, analysis]
     return Response(replace=Flow(jobs, output=analysis.output, name=f"{maker.name} ladder"))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _md_worker_main(input_file: str, output_file: str) -> None:
+    """Child process of `md_side_by_side`: unpickle (maker, structure), run, pickle the doc."""
+    import pickle
+
+    with open(input_file, "rb") as fh:
+        maker, structure = pickle.load(fh)
+    doc = maker.run(structure)
+    with open(output_file + ".tmp", "wb") as fh:
+        pickle.dump(doc, fh)
+    os.replace(output_file + ".tmp", output_file)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGKILL when the job process dies (no orphaned MD)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@job(data=["trajectory"])
+def md_side_by_side(structure: Structure, makers: list[DiffusionMDMaker]) -> list[MDRunDocument]:
+    """Run several temperatures' MD at once, one process each, the cores split between them.
+
+    Each process gets ``cpu_count // len(makers)`` torch and BLAS threads (unless the maker
+    sets ``torch_threads``). On 2 cores two 1-thread CHGNet runs gave more atom·steps/s
+    in total than one 2-thread run (benchmarks/results/diffusion.md). Every run
+    checkpoints as usual, so a killed group resumes. Output: one `MDRunDocument` per maker,
+    in order.
+    """
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    threads = max(1, usable_cores() // len(makers))
+    makers = [replace(m, torch_threads=m.torch_threads or threads) for m in makers]
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env = {**os.environ, **{name: str(threads) for name in names}}
+    code = (
+        "import sys; from ssbflow.workflows.diffusion import _md_worker_main as m; m(*sys.argv[1:])"
+    )
+    with tempfile.TemporaryDirectory(prefix="md-side-by-side-", dir=".") as tmp:
+        procs, outputs = [], []
+        for i, maker in enumerate(makers):
+            inp, out = Path(tmp) / f"in{i}.pkl", Path(tmp) / f"out{i}.pkl"
+            with inp.open("wb") as fh:
+                pickle.dump((maker, structure), fh)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code, str(inp), str(out)],
+                    env=env,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )
+            )
+            outputs.append(out)
+        codes = [p.wait() for p in procs]
+        failed = [
+            f"{m.temperature_K:g} K (exit {c})" for m, c in zip(makers, codes, strict=True) if c
+        ]
+        if failed:
+            raise RuntimeError(f"side-by-side MD failed at {', '.join(failed)}; see the log above")
+        docs = []
+        for out in outputs:
+            with out.open("rb") as fh:
+                docs.append(pickle.load(fh))
+        return docs
+
+
+def next_ladder_temperature(
+    history: Sequence[dict[str, Any]], maker: DiffusionMaker
+) -> tuple[float | None, str]:
+    """The next rung of the automatic ladder, or ``None`` and why the ladder ends.
+
+    ``history`` holds `MDRunDocument.ladder_summary` of the rungs run so far, hottest
+    first. Rules, in order:
+
+    1. no rung yet: start at ``auto_start_K``;
+    2. the production budget ``max_total_ps`` is spent, or ``auto_max_temperatures``
+       temperatures measured: end;
+    3. the last rung could not reach the target precision within ``max_duration_ps``
+       (ceiling reached, or projected beyond it): the lower bound is reached, end;
+    4. the next rung is 1 / (1/T + ``auto_step_inv_K``); below ``auto_min_K``: end;
+    5. after a framework breakdown: step down (the structure did not survive T);
+    6. with two measured rungs, D* at the next rung is extrapolated (Arrhenius through the
+       last two) and the duration it needs for the target is projected,
+       t_next = t_last (p_last / p_target)² D_last / D_next (the error of D* falls as
+       1 / √(hops) ∝ 1 / √(D t)); beyond ``max_duration_ps`` or the remaining budget: end.
+    """
+    if not history:
+        return maker.auto_start_K, f"start at {maker.auto_start_K:g} K"
+    last = history[-1]
+    t_last = float(last["temperature_K"])
+    used = sum(float(h["duration_ps"]) for h in history)
+    measured = [h for h in history if h["stop_kind"] == "precision"]
+    if maker.max_total_ps is not None and used >= maker.max_total_ps:
+        return None, f"budget spent: {used:.3g} ps of production (max {maker.max_total_ps:g} ps)"
+    if len(measured) >= maker.auto_max_temperatures:
+        return None, f"{len(measured)} temperatures measured (auto_max_temperatures)"
+    if last["stop_kind"] in ("max_duration", "hopeless"):
+        return None, (
+            f"lower bound reached: at {t_last:g} K D* could not be measured to "
+            f"{maker.target_precision:g} within {maker.max_duration_ps:g} ps"
+        )
+    t_next = 1.0 / (1.0 / t_last + maker.auto_step_inv_K)
+    t_next = float(round(t_next, 1))
+    if t_next < maker.auto_min_K:
+        return None, f"next rung {t_next:g} K is below auto_min_K = {maker.auto_min_K:g} K"
+    if last["stop_kind"] == "breakdown":
+        return t_next, f"framework broke down at {t_last:g} K; stepping down to {t_next:g} K"
+    why = f"D* measured at {t_last:g} K; stepping down to {t_next:g} K"
+    if len(measured) >= 2:
+        a, b = measured[-2], measured[-1]
+        inv = [1.0 / (KB_EV_PER_K * float(h["temperature_K"])) for h in (a, b)]
+        ea = math.log(a["diffusivity_cm2_per_s"] / b["diffusivity_cm2_per_s"]) / (inv[1] - inv[0])
+        ea = max(ea, 0.0)
+        ratio = math.exp(-ea * (1.0 / (KB_EV_PER_K * t_next) - inv[1]))  # D_next / D_last
+        need = (
+            float(b["duration_ps"])
+            * (float(b["relative_stderr"]) / maker.target_precision) ** 2
+            / ratio
+        )
+        budget = maker.max_duration_ps
+        if maker.max_total_ps is not None:
+            budget = min(budget, maker.max_total_ps - used)
+        if need > budget:
+            return None, (
+                f"lower bound set by the budget: at {t_next:g} K D* would need about "
+                f"{need:.3g} ps for {maker.target_precision:g} (Ea ~ {ea:.2f} eV from the last "
+                f"two rungs), more than the {budget:.3g} ps available"
+            )
+        why += f" (projected {need:.3g} ps there, Ea ~ {ea:.2f} eV)"
+    return t_next, why
+
+
+@job
+def auto_ladder_step(
+    structure: Structure,
+    species: str,
+    maker: DiffusionMaker,
+    system: str,
+    upstream: list[str],
+    history: list[dict[str, Any]],
+    production_uuids: list[str],
+    ladder_log: list[str],
+) -> Response:
+    """One decision of the automatic ladder: run the next rung, or analyse all rungs.
+
+    The rung's MD job adds the next step to the flow when it finishes (with its summary in
+    ``history``), so the trajectories never pass through this job's arguments.
+    """
+    temperature, why = next_ladder_temperature(history, maker)
+    log = [*ladder_log, why]
+    if temperature is None:
+        from jobflow import OutputReference
+
+        analysis = analyze_diffusion(
+            [OutputReference(u) for u in production_uuids],
+            list(production_uuids),
+            structure,
+            species,
+            maker,
+            system,
+            upstream,
+            ladder_log=log,
+        )
+        analysis.name = f"{maker.name} analysis"
+        return Response(replace=Flow([analysis], output=analysis.output))
+    ladder = {
+        "structure": structure,
+        "species": species,
+        "maker": maker,
+        "system": system,
+        "upstream": upstream,
+        "history": history,
+        "production_uuids": production_uuids,
+        "ladder_log": log,
+    }
+    md = maker.md_job(
+        structure, temperature, seed=maker.seed + len(history), species=species, ladder=ladder
+    )
+    return Response(replace=Flow([md], output=md.output))
 
 
 @dataclass
@@ -646,6 +1585,8 @@ class DiffusionMaker(Maker):
         Positions are stored every this many fs (multiple of the time step).
     supercell_min_length_A
         Minimum perpendicular width of the MD cell (Å).
+    supercell_max_atoms
+        Largest MD cell accepted; a larger one is refused before anything runs.
     thermostat
         Production thermostat: "bussi" (CSVR), "nose-hoover-chain" or "nve". Equilibration
         always uses Bussi. Langevin is refused: it damps the mobile ions' motion.
@@ -670,7 +1611,41 @@ class DiffusionMaker(Maker):
         Jump distance for ν0 = 6 D0 / a²; ``None``: the shortest distance between two
         mobile ions in the MD cell.
     progress_percent
-        MD progress line every this many percent (``None``: silent).
+        ``None`` silences the MD progress lines (one line per chunk otherwise).
+    chunk_ps
+        The MD is checkpointed (and, with a target precision, analysed) every this many ps.
+    target_precision
+        Run each production until σ(D*)/D* <= this (kinisi analysis after every chunk),
+        at most ``max_duration_ps``; ``None``: exactly ``duration_ps``.
+    fit_start_ps
+        With a target precision, the MSD fit starts at this time (ps) and takes every
+        interval up to the whole run, so that σ(D*) falls with the run length (see
+        `fit_window_fractions`); the fractions above apply to fixed-duration runs.
+    max_duration_ps, hopeless_factor
+        Ceiling of an adaptive run (ps); it also stops once the projected duration for the
+        target exceeds ``hopeless_factor`` x the ceiling.
+    auto_temperatures
+        Choose the ladder at run time (`next_ladder_temperature`): start at
+        ``auto_start_K``, step down by ``auto_step_inv_K`` in 1/T (1/K) while D* can be
+        measured to ``target_precision`` within ``max_duration_ps`` and ``max_total_ps``
+        (total production budget, ``None``: no total), at most ``auto_max_temperatures``
+        measured rungs, not below ``auto_min_K``. Needs ``target_precision``.
+    breakdown_lindemann
+        RMSD of the least mobile framework element (drift removed) over its own
+        nearest-neighbour distance that counts as melting or collapse (Lindemann-type; a
+        solid stays below ~0.2): the automatic ladder stops that rung and steps down;
+        explicit temperatures get a warning.
+    device
+        "auto" (CUDA when torch sees a GPU where the MD runs, else CPU), "cpu" or "cuda".
+    torch_threads
+        torch threads per MD job (``None``: torch's default).
+    concurrent_temperatures
+        Explicit ladder: run this many temperatures side by side in one job
+        (`md_side_by_side`, the cores split between them); 1 runs one MD job per
+        temperature (FireWorks runs those in parallel).
+    checkpoint_dir
+        Folder of the MD checkpoints; a rerun of the same study resumes from them
+        (``None``: no checkpoints).
     """
 
     name: str = "diffusion"
@@ -682,6 +1657,7 @@ class DiffusionMaker(Maker):
     time_step_fs: float = 1.0
     sample_interval_fs: float = 10.0
     supercell_min_length_A: float = 10.0
+    supercell_max_atoms: int = 2000
     thermostat: str = "bussi"
     thermostat_time_fs: float = 100.0
     equilibration_thermostat_time_fs: float = 50.0
@@ -690,19 +1666,39 @@ class DiffusionMaker(Maker):
     fit_start_fraction: float = 0.1
     max_interval_fraction: float = 0.5
     min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2
+    fit_start_ps: float = 2.0
     ion_charge: int = 1
     haven_ratio: float = 1.0
     collective: bool = True
     jump_distance_A: float | None = None
     progress_percent: float | None = 10.0
+    chunk_ps: float = 2.0
+    target_precision: float | None = None
+    max_duration_ps: float = 50.0
+    hopeless_factor: float = 3.0
+    auto_temperatures: bool = False
+    auto_start_K: float = 1200.0
+    auto_min_K: float = 300.0
+    auto_step_inv_K: float = 1.25e-4
+    auto_max_temperatures: int = 6
+    max_total_ps: float | None = None
+    breakdown_lindemann: float = 0.3
+    device: str = "auto"
+    torch_threads: int | None = None
+    checkpoint_dir: str | None = None
+    concurrent_temperatures: int = 1
 
     def settings_dict(self) -> dict[str, Any]:
         """The maker's settings, for provenance."""
         keys = (
             "temperatures_K duration_ps equilibration_ps time_step_fs sample_interval_fs "
-            "supercell_min_length_A thermostat thermostat_time_fs "
+            "supercell_min_length_A supercell_max_atoms thermostat thermostat_time_fs "
             "equilibration_thermostat_time_fs seed fit_start_fraction max_interval_fraction "
-            "min_msd_increase_A2 ion_charge haven_ratio collective jump_distance_A"
+            "min_msd_increase_A2 fit_start_ps ion_charge haven_ratio collective jump_distance_A "
+            "chunk_ps "
+            "target_precision max_duration_ps hopeless_factor auto_temperatures auto_start_K "
+            "auto_min_K auto_step_inv_K auto_max_temperatures max_total_ps breakdown_lindemann "
+            "device torch_threads concurrent_temperatures"
         ).split()
         out = {k: getattr(self, k) for k in keys}
         out["temperatures_K"] = list(self.temperatures_K)
@@ -726,13 +1722,22 @@ class DiffusionMaker(Maker):
 
     def validate(self) -> None:
         """Raise InputError for bad settings (called at the top of `make`)."""
+        from ssbflow import validation
+
         temps = [float(t) for t in self.temperatures_K]
         if any(not math.isfinite(t) or t <= 0 for t in temps):
             raise InputError(f"temperatures must be positive, got {temps}")
-        if len(set(temps)) < 2:
+        for t in temps:  # upper physical bound too (issue 10)
+            validation.check_temperature(t, "temperatures_K")
+        validation.check_seed(self.seed, "seed")
+        validation.check_finite(self.min_msd_increase_A2, "min_msd_increase_A2")
+        validation.check_positive(self.equilibration_ps, "equilibration_ps", allow_zero=True)
+        validation.check_ion_charge(self.ion_charge, "ion_charge")
+        if len(set(temps)) < 2 and not self.auto_temperatures:
             raise InputError(
                 f"an Arrhenius fit needs at least two different temperatures, got {temps}"
             )
+        self._validate_run_length()
         for value, label in (
             (self.time_step_fs, "time step"),
             (self.duration_ps, "duration"),
@@ -762,11 +1767,12 @@ class DiffusionMaker(Maker):
                 f"unknown thermostat '{self.thermostat}'; use one of "
                 f"{', '.join(THERMOSTAT_DESCRIPTIONS)}"
             )
-        n, interval = self._steps(self.duration_ps)
+        longest = self.max_duration_ps if self.target_precision else self.duration_ps
+        n, interval = self._steps(longest)
         frames = n // interval + 1
         if frames < 4 * MIN_FRAMES:
             raise InputError(
-                f"{self.duration_ps} ps sampled every {self.sample_interval_fs} fs gives only "
+                f"{longest} ps sampled every {self.sample_interval_fs} fs gives only "
                 f"{frames} frames; sample more often or run longer (>= {4 * MIN_FRAMES})"
             )
         if self.haven_ratio <= 0:
@@ -774,44 +1780,107 @@ class DiffusionMaker(Maker):
         if self.jump_distance_A is not None and self.jump_distance_A <= 0:
             raise InputError(f"the jump distance must be positive, got {self.jump_distance_A}")
 
-    def md_jobs(self, structure: Structure, temperature_K: float, seed: int):
-        """(equilibration job or None, production job) at one temperature."""
-        common = {
-            "calculator_name": self.calculator_name,
-            "calculator_kwargs": dict(self.calculator_kwargs),
-            "temperature": temperature_K,
-            "time_step": self.time_step_fs,
-            "progress_percent": self.progress_percent,
-            "mb_velocity_seed": seed,
-        }
-        equil = None
-        start = structure
-        if self.equilibration_ps > 0:
-            n_eq, _ = self._steps(self.equilibration_ps)
-            n_eq = max(n_eq, 1)
-            equil = CalcMDMaker(
-                name=f"equilibrate {temperature_K:g} K",
-                n_steps=n_eq,
-                traj_interval=n_eq,
-                thermostat="bussi",
-                thermostat_time_fs=self.equilibration_thermostat_time_fs,
-                stage="equilibration",
-                store_positions=False,
-                **common,
-            ).make(structure)
-            start = equil.output.final_structure
-        n, interval = self._steps(self.duration_ps)
-        prod = CalcMDMaker(
-            name=f"production {temperature_K:g} K",
-            n_steps=n,
-            traj_interval=interval,
+    def _validate_run_length(self) -> None:
+        """Checks of the adaptive run length, the automatic ladder and the device."""
+        from ssbflow.calculators import select_device
+        from ssbflow.validation import check_positive, check_range, check_temperature
+
+        check_positive(self.chunk_ps, "chunk_ps")
+        check_positive(self.max_duration_ps, "max_duration_ps")
+        check_positive(self.breakdown_lindemann, "breakdown_lindemann")
+        check_positive(self.hopeless_factor, "hopeless_factor")
+        check_positive(self.max_total_ps, "max_total_ps")
+        check_positive(self.fit_start_ps, "fit_start_ps")
+        if self.target_precision is not None and self.fit_start_ps >= self.max_duration_ps:
+            raise InputError(
+                f"fit_start_ps = {self.fit_start_ps:g} ps leaves no fit window in runs of at "
+                f"most {self.max_duration_ps:g} ps; lower it or raise max_duration_ps",
+                field="fit_start_ps",
+            )
+        check_range(
+            self.target_precision,
+            "target_precision",
+            0.0,
+            1.0,
+            low_inclusive=False,
+            high_inclusive=False,
+            hint="it is the relative standard error of D*, e.g. 0.1",
+        )
+        if self.auto_temperatures:
+            if self.target_precision is None:
+                raise InputError(
+                    "the automatic ladder needs a target precision (e.g. target_precision=0.1)",
+                    field="target_precision",
+                )
+            check_temperature(self.auto_start_K, "auto_start_K")
+            check_temperature(self.auto_min_K, "auto_min_K")
+            if not self.auto_min_K < self.auto_start_K:
+                raise InputError(
+                    f"need auto_min_K < auto_start_K, got {self.auto_min_K:g} and "
+                    f"{self.auto_start_K:g} K",
+                    field="auto_min_K",
+                )
+            check_positive(self.auto_step_inv_K, "auto_step_inv_K")
+            if self.auto_max_temperatures < 2:
+                raise InputError(
+                    "auto_max_temperatures must be >= 2 for an Arrhenius fit, got "
+                    f"{self.auto_max_temperatures}",
+                    field="auto_max_temperatures",
+                )
+        if self.concurrent_temperatures < 1:
+            raise InputError(
+                f"concurrent_temperatures must be >= 1, got {self.concurrent_temperatures}",
+                field="concurrent_temperatures",
+            )
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise InputError(
+                f"torch_threads must be >= 1, got {self.torch_threads}", field="torch_threads"
+            )
+        if str(self.device).lower() not in {"auto", "cpu", "cuda"}:
+            select_device(self.device)  # raises with the allowed values
+
+    def md_job(
+        self,
+        structure: Structure,
+        temperature_K: float,
+        seed: int,
+        species: str,
+        ladder: dict | None = None,
+    ):
+        """The MD job (equilibration + checkpointed production) at one temperature."""
+        return self.md_maker(temperature_K, seed, species).make(structure, ladder)
+
+    def md_maker(self, temperature_K: float, seed: int, species: str) -> DiffusionMDMaker:
+        """The `DiffusionMDMaker` of one temperature."""
+        return DiffusionMDMaker(
+            name=f"md {temperature_K:g} K",
+            calculator_name=self.calculator_name,
+            calculator_kwargs=dict(self.calculator_kwargs),
+            device=self.device,
+            torch_threads=self.torch_threads,
+            temperature_K=temperature_K,
+            time_step_fs=self.time_step_fs,
+            sample_interval_fs=self.sample_interval_fs,
+            equilibration_ps=self.equilibration_ps,
+            equilibration_thermostat_time_fs=self.equilibration_thermostat_time_fs,
             thermostat=self.thermostat,
             thermostat_time_fs=self.thermostat_time_fs,
-            stage="production",
-            store_positions=True,
-            **common,
-        ).make(start)
-        return equil, prod
+            seed=seed,
+            chunk_ps=self.chunk_ps,
+            duration_ps=self.duration_ps,
+            target_precision=self.target_precision,
+            max_duration_ps=self.max_duration_ps,
+            hopeless_factor=self.hopeless_factor,
+            species=species,
+            fit_start_fraction=self.fit_start_fraction,
+            max_interval_fraction=self.max_interval_fraction,
+            min_msd_increase_A2=self.min_msd_increase_A2,
+            analysis_seed=self.seed,
+            fit_start_ps=self.fit_start_ps if self.target_precision is not None else None,
+            breakdown_lindemann=self.breakdown_lindemann if self.auto_temperatures else None,
+            checkpoint_dir=self.checkpoint_dir,
+            progress=self.progress_percent is not None,
+        )
 
     def make(self, structure: Structure, species: str, system: str | None = None) -> Flow:
         """Build the flow (computes nothing).
@@ -833,6 +1902,12 @@ class DiffusionMaker(Maker):
                 f"{', '.join(sorted(elements))} with --species"
             )
         canonical = check_calculator(self.calculator_name, elements, self.calculator_kwargs)
+        from ssbflow import validation
+
+        validation.check_min_distance(structure, "structure")
+        validation.check_supercell_size(
+            structure, self.supercell_min_length_A, self.supercell_max_atoms
+        )
         maker = replace(self, calculator_name=canonical)
         jobs = []
         current: Any = structure

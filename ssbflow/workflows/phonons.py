@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from jobflow import Flow, JobConfig, Maker, job
+from jobflow import Flow, JobConfig, Maker, OnMissing, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
@@ -156,13 +156,17 @@ class PhononDocument(ResultDocument):
     entropy_300K_J_per_K_mol: float | None = Field(
         None, description="Vibrational entropy at 300 K per mole of formula units"
     )
-    n_imaginary_modes: int = Field(..., description="(q, band) pairs on the mesh with nu < -tol")
+    n_imaginary_modes: int | None = Field(
+        None, description="(q, band) pairs on the mesh with nu < -tol (None if failed)"
+    )
     n_qpoints_with_imaginary: int = 0
-    min_frequency_THz: float = Field(..., description="Lowest frequency on the mesh, THz")
+    min_frequency_THz: float | None = Field(
+        None, description="Lowest frequency on the mesh, THz (None if failed)"
+    )
     min_frequency_qpoint: list[float] = Field(default_factory=list, description="Reduced coords")
     min_frequency_at_gamma: bool = False
     imaginary_tolerance_THz: float = 0.05
-    dynamically_stable: bool = True
+    dynamically_stable: bool | None = Field(True, description="None when failed")
     strict: bool = False
     mesh: list[int] = Field(default_factory=list, description="q-point mesh of the DOS")
     supercell_matrix: list[list[int]] = Field(default_factory=list)
@@ -397,6 +401,9 @@ class PhononFlowMaker(Maker):
             raise InputError("phonons need a periodic pymatgen Structure with at least one atom")
         if not structure.is_ordered:
             raise InputError("the structure is disordered; phonons need an ordered structure")
+        from ssbflow.validation import check_min_distance
+
+        check_min_distance(structure, "structure")
         elements = [el.symbol for el in structure.composition.elements]
         calculator = check_calculator(self.calculator_name, elements, self.calculator_kwargs)
         for sub in (self.bulk_relax_maker, self.static_energy_maker):
@@ -511,6 +518,7 @@ class PhononFlowMaker(Maker):
             band_points_per_segment=self.band_points_per_segment if self.band_structure else 0,
             symmetrize_force_constants=self.symmetrize_force_constants,
             settings=settings,
+            formula=structure.composition.reduced_formula,
         )
         summary.name = f"{self.name} summary"
         jobs.append(summary)
@@ -643,10 +651,147 @@ def _band_data(phonon: Any, points_per_segment: int) -> PhononBandData:
 
 @job(
     data=["dos_data", "band_data", "force_constants_data"],
-    config=JobConfig(expose_store=True),
+    config=JobConfig(expose_store=True, on_missing_references=OnMissing.NONE),
 )
 @_one_blas_thread
 def summarize_phonons(
+    structure: Structure | None,
+    supercell_matrix: list[list[float]] | None,
+    displaced_structures: list[Structure] | None,
+    forces_eV_per_A: list[Any] | None,
+    displacement_uuids: list[str] | None,
+    upstream_uuids: list[str],
+    displacement_A: float,
+    symprec: float,
+    calculator: str,
+    calculator_kwargs: dict[str, Any],
+    mesh: list[int] | None,
+    mesh_length_A: float,
+    mobile_species: list[str],
+    strict: bool,
+    imaginary_tolerance_THz: float,
+    acoustic_fit_fraction: float,
+    compare_diffusion: bool,
+    band_points_per_segment: int,
+    symmetrize_force_constants: bool,
+    settings: dict[str, Any],
+    formula: str | None = None,
+) -> PhononDocument:
+    """Force constants, DOS, band structure and summary numbers → `PhononDocument`.
+
+    The job runs even when the relaxation or a displacement job failed (its inputs are
+    then ``None``), and any error of the phonon analysis itself (a molecule in a box, a
+    DOS with no weight) gives a document with ``status="failed"`` and the reason: a
+    phonon study always stores its summary. ``formula`` labels that failed document when
+    no structure arrived.
+    """
+    label = formula or (
+        Structure.from_dict(structure).composition.reduced_formula
+        if isinstance(structure, dict)
+        else structure.composition.reduced_formula
+        if structure is not None
+        else "unknown"
+    )
+    missing = [
+        name
+        for name, value in (
+            ("the relaxed structure", structure),
+            ("the supercell", supercell_matrix),
+            ("the displaced supercells", displaced_structures),
+            ("the displacement forces", forces_eV_per_A),
+        )
+        if value is None
+    ]
+    if missing:
+        reason = (
+            f"an earlier job failed, so {', '.join(missing)} never arrived; see the error of "
+            "the relaxation or displacement job ('ssbflow status' for FireWorks runs)"
+        )
+        return _failed_phonon_document(
+            reason,
+            label,
+            structure,
+            calculator,
+            calculator_kwargs,
+            settings,
+            upstream_uuids,
+            mobile_species,
+            strict,
+        )
+    try:
+        return _summarize_phonons(
+            structure,
+            supercell_matrix,
+            displaced_structures,
+            forces_eV_per_A,
+            displacement_uuids or [],
+            upstream_uuids,
+            displacement_A,
+            symprec,
+            calculator,
+            calculator_kwargs,
+            mesh,
+            mesh_length_A,
+            mobile_species,
+            strict,
+            imaginary_tolerance_THz,
+            acoustic_fit_fraction,
+            compare_diffusion,
+            band_points_per_segment,
+            symmetrize_force_constants,
+            settings,
+        )
+    except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
+        reason = " ".join(f"phonon analysis failed: {type(exc).__name__}: {exc}".split())
+        if "no weight at positive frequencies" in str(exc):
+            reason += (
+                " (no real vibrational modes: a molecule or isolated atoms in a box has no "
+                "phonon band structure; give a bulk crystal)"
+            )
+        return _failed_phonon_document(
+            reason,
+            label,
+            structure,
+            calculator,
+            calculator_kwargs,
+            settings,
+            [*upstream_uuids, *(displacement_uuids or [])],
+            mobile_species,
+            strict,
+        )
+
+
+def _failed_phonon_document(
+    reason: str,
+    formula: str,
+    structure: Any,
+    calculator: str,
+    calculator_kwargs: dict[str, Any],
+    settings: dict[str, Any],
+    upstream_uuids: list[str],
+    mobile_species: list[str],
+    strict: bool,
+) -> PhononDocument:
+    """A `PhononDocument` with ``status="failed"``, the reason and no numbers."""
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    return PhononDocument(
+        status="failed",
+        failure_reason=reason,
+        system=formula,
+        formula=formula,
+        calculator=calculator,
+        provenance=Provenance.from_calculator(
+            calculator, calculator_kwargs, settings=settings, upstream_uuids=upstream_uuids
+        ),
+        structures={"relaxed": structure} if structure is not None else {},
+        mobile_species=mobile_species,
+        strict=strict,
+        dynamically_stable=None,
+    )
+
+
+def _summarize_phonons(
     structure: Structure,
     supercell_matrix: list[list[float]],
     displaced_structures: list[Structure],
