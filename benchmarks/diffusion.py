@@ -561,6 +561,13 @@ def default_chunk_lines(a: dict) -> list[str]:
     )
     md = 2000 * a["n_atoms"] / statistics.median(ch["unchunked_atom_steps_per_cpu_s"])
     analysis = max(a["analysis_cost_s"].values())
+    if per_chunk <= 0:
+        return [
+            f"| overhead per chunk (checkpoint, RMSD; CPU s) | below this run's noise "
+            f"({per_chunk:.3f} s); MD per default 2 ps chunk {md:.0f} CPU s |",
+            f"| chunked / unchunked at the default 2 ps chunks | ~1 (fixed duration); "
+            f"{md / (md + analysis):.3f} with the in-run kinisi analysis (adaptive runs) |",
+        ]
     return [
         f"| overhead per chunk (checkpoint, RMSD; CPU s) / MD per default 2 ps chunk (CPU s) | "
         f"{per_chunk:.3f} / {md:.0f} |",
@@ -591,7 +598,9 @@ def adaptive_markdown(a: dict) -> str:
         + ", ".join(f"{v:.0f}" for v in ts["total_atom_steps_per_s"]["two_runs_1_thread"])
         + " |",
         f"| 2 x 1 / 1 x 2 (median) | {ts['two_by_one_over_one_by_two']:.2f} "
-        f"(faster: {ts['faster'].replace('_', ' ')}; the local default follows it) |",
+        f"(faster: {ts['faster'].replace('_', ' ')}; the local default follows it; 1-min "
+        f"load average {ts['load_average_before_after'][0][0]:.1f} before, "
+        f"{ts['load_average_before_after'][1][0]:.1f} after this measurement) |",
         "| chunked + checkpointed MD / one chunk, per CPU second (per round) | "
         + ", ".join(f"{r:.3f}" for r in ch["cpu_ratio_per_round"])
         + f"; median {ch['cpu_ratio_median']:.3f} (target >= 0.95; {ch['chunk_steps']}-step "

@@ -398,6 +398,64 @@ def test_md_that_raises_is_stored_failed(bad_files, run_cli, jobstore, monkeypat
     assert stored["status"] == "failed" and "MD job failed" in stored["failure_reason"]
 
 
+def test_auto_ladder_md_that_raises_is_stored_failed(bad_files, run_cli, jobstore, monkeypatch):
+    """--temperatures auto: the first rung's MD raises; a failed summary is still stored."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    code, out, err = run_cli(
+        "diffusion", "cu.cif", "--species", "Cu", "--calculator",
+        "test_cli_validation:ExplodingEMT", "--no-relax", "--equilibration-ps", "0",
+        "--timestep-fs", "2", "--supercell-min-length", "5", "--chunk-ps", "0.2",
+        "--max-duration-ps", "1", "--fit-start-ps", "0.1", "--auto-start", "900",
+        "--output", "dout", "--json", "--temperatures", "auto", "--target-precision", "0.2",
+    )  # fmt: skip
+    assert code == 1, err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("ssbflow: error:")]
+    assert "900 K" in line and "synthetic calculator failure" in line
+    assert out.count("\n") == 1
+    doc = json.loads(out)
+    assert doc["status"] == "failed" and doc["ladder"] == "auto"
+    assert set(doc["excluded_temperatures"]) == {"900"}
+    assert "900 K" in doc["failure_reason"]
+    assert "synthetic calculator failure" in doc["failure_reason"]
+    assert doc["activation_energy_eV"] is None and doc["diffusivity_cm2_per_s"] == {}
+    (stored,) = _stored(jobstore, "diffusion")
+    assert stored["status"] == "failed" and stored["ladder"] == "auto"
+    assert "900 K" in stored["failure_reason"]
+    assert "synthetic calculator failure" in stored["failure_reason"]
+
+
+def test_side_by_side_md_that_raises_is_one_line(bad_files, jobstore, monkeypatch, capfd):
+    """Temperatures side by side (one process each): the workers' errors come back as one
+    line per temperature, no traceback, and the failed summary names them."""
+    from ssbflow.cli import main
+
+    tests_dir = str(Path(__file__).resolve().parent)
+    monkeypatch.syspath_prepend(tests_dir)
+    monkeypatch.setenv("PYTHONPATH", tests_dir)  # the workers import the calculator
+    code = main(
+        [
+            "diffusion", "cu.cif", "--species", "Cu", "--calculator",
+            "test_cli_validation:ExplodingEMT", "--no-relax", "--duration-ps", "0.6",
+            "--equilibration-ps", "0", "--timestep-fs", "2", "--supercell-min-length", "5",
+            "--parallel", "2", "--output", "dout", "--json", "--temperatures", "600 800",
+        ]
+    )  # fmt: skip
+    out, err = capfd.readouterr()
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert sum("synthetic calculator failure" in x for x in err.splitlines()) <= 2, err
+    doc = json.loads(out)
+    assert doc["status"] == "failed"
+    assert set(doc["excluded_temperatures"]) == {"600", "800"}
+    for key in ("600", "800"):
+        assert "synthetic calculator failure" in doc["excluded_temperatures"][key]
+    (stored,) = _stored(jobstore, "diffusion")
+    assert stored["status"] == "failed"
+    reason = stored["failure_reason"]
+    assert "600 K: MD failed: RuntimeError: synthetic calculator failure" in reason
+
+
 def test_molecule_phonons_are_stored_failed(run_cli, jobstore, tmp_path):
     """N2 in a box has no phonon DOS: a failed summary is stored and printed under --json."""
     from pymatgen.core import Molecule
@@ -435,4 +493,30 @@ def test_phonons_whose_relaxation_raises_are_stored_failed(
     assert "an earlier job failed" in doc["failure_reason"]
     assert "synthetic calculator failure" in doc["failure_reason"]
     (stored,) = _stored(jobstore, "phonons")
+    assert stored["status"] == "failed"
+
+
+def test_adhesion_whose_calculator_raises_is_stored_failed(
+    tmp_path, run_cli, jobstore, monkeypatch
+):
+    """A calculator that raises (as an SCF that does not converge does) in every job."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]]).to(
+        filename=str(tmp_path / "Cu.cif")
+    )
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.09), ["Ag"], [[0, 0, 0]]).to(
+        filename=str(tmp_path / "Ag.cif")
+    )
+    code, out, err = run_cli(
+        "adhesion", "Ag.cif", "Cu.cif", "--metal-miller", "1,1,1", "--electrolyte-miller",
+        "1,1,1", "--calculator", "test_cli_validation:ExplodingEMT", "--max-area", "100",
+        "--max-atoms", "200", "--json",
+    )  # fmt: skip
+    assert code == 1
+    assert out.count("\n") == 1
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("ssbflow: error:")
+    doc = json.loads(out)
+    assert doc["status"] == "failed" and doc["work_of_adhesion_J_per_m2"] is None
+    assert "metal bulk: the calculation did not run or raised" in doc["failure_reason"]
+    (stored,) = _stored(jobstore, "adhesion")
     assert stored["status"] == "failed"

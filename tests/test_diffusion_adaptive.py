@@ -229,7 +229,7 @@ def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_
     assert doc["temperatures_K"] == [4000.0, 1000.0]  # hottest first, then one step down
     assert doc["stop_kinds"] == {"4000": "breakdown", "1000": "max_duration"}
     # the Au framework melted at 4000 K and not at 1000 K: Lindemann-type test at 0.3 of
-    # the Au-Au distance, which is the cubic cell edge (3.75 x 1.05 Å) in L1_2
+    # the Au spacing (V / N_Au)^(1/3), the cubic cell edge (3.75 x 1.05 Å) in L1_2
     limit = 0.3 * 3.75 * 1.05
     assert doc["framework_rmsd_A"]["4000"] > limit > doc["framework_rmsd_A"]["1000"]
     assert "framework breakdown" in doc["excluded_temperatures"]["4000"]
@@ -243,6 +243,45 @@ def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_
     assert doc["status"] == "failed" and doc["activation_energy_eV"] is None
     assert doc["device"] == "cpu"
     assert "not applied" in doc["finite_size_correction"]
+
+
+def test_auto_ladder_rung_that_raises_ends_in_a_failed_summary(settings, tmp_path, monkeypatch):
+    """The second rung's MD raises: the ladder stops, the analysis still runs with the
+    first rung and the failure, and the summary names the temperature and the error."""
+    from ssbflow.commands.diffusion import _find_document
+    from ssbflow.runner import run_flow
+    from ssbflow.workflows.diffusion import DiffusionMDMaker
+
+    real_run = DiffusionMDMaker.run
+
+    def run(self, structure):
+        if self.temperature_K < 4000:
+            raise RuntimeError("synthetic failure\n  on two lines")
+        return real_run(self, structure)
+
+    monkeypatch.setattr(DiffusionMDMaker, "run", run)
+    maker = _ladder_maker(
+        target_precision=0.2,
+        max_duration_ps=1.2,
+        chunk_ps=0.4,
+        fit_start_ps=0.1,
+        auto_start_K=4000.0,
+        auto_step_inv_K=7.5e-4,  # 4000 K (breakdown) -> 1000 K (raises)
+        equilibration_ps=0.2,
+        time_step_fs=2.0,
+        supercell_min_length_A=5.0,
+        relax_maker=None,
+        progress_percent=None,
+    )
+    doc = _find_document(run_flow(maker.make(_cu3au(), "Cu"), settings, progress=False))
+    assert doc["ladder"] == "auto" and doc["status"] == "failed"
+    assert doc["activation_energy_eV"] is None and doc["diffusivity_cm2_per_s"] == {}
+    assert "framework breakdown" in doc["excluded_temperatures"]["4000"]
+    why = "MD failed: RuntimeError: synthetic failure on two lines"
+    assert doc["excluded_temperatures"]["1000"] == why
+    assert f"1000 K: {why}" in doc["failure_reason"]
+    assert doc["ladder_log"][-1].startswith("MD at 1000 K failed (RuntimeError: synthetic")
+    assert doc["temperatures_K"] == [4000.0]  # the failed rung has no run to report
 
 
 _CHILD = textwrap.dedent(
@@ -466,3 +505,27 @@ def test_fw_status_shows_md_progress(tmp_path):
     text = _md_progress(job)
     assert text == "800 K production: 6/50 ps, σ(D*)/D* 0.142 (target 0.1), ETA 12 min"
     assert _md_progress(SimpleNamespace(state="COMPLETED", launch_dir=str(tmp_path))) is None
+
+
+def test_a_longer_run_extends_the_checkpointed_trajectory(tmp_path):
+    common = {
+        "calculator_name": "emt",
+        "temperature_K": 900.0,
+        "time_step_fs": 2.0,
+        "equilibration_ps": 0.05,
+        "chunk_ps": 0.1,
+        "species": "Cu",
+        "seed": 1,
+        "progress": False,
+    }
+    s = hot_copper()
+    short = DiffusionMDMaker(duration_ps=0.2, checkpoint_dir=str(tmp_path), **common).run(s)
+    longer = DiffusionMDMaker(duration_ps=0.4, checkpoint_dir=str(tmp_path), **common).run(s)
+    fresh = DiffusionMDMaker(duration_ps=0.4, **common).run(s)
+    a, b = np.asarray(longer.trajectory.positions_A), np.asarray(fresh.trajectory.positions_A)
+    assert longer.resumed_from == "production step 100" and a.shape == (41, 32, 3)
+    np.testing.assert_array_equal(a[:21], np.asarray(short.trajectory.positions_A))
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)  # the same continuous trajectory
+    # the same request again returns the stored run without running anything
+    again = DiffusionMDMaker(duration_ps=0.4, checkpoint_dir=str(tmp_path), **common).run(s)
+    assert again.n_steps == 200 and again.atom_steps_per_s != again.atom_steps_per_s  # NaN

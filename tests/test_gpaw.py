@@ -327,29 +327,32 @@ def test_tiny_relaxation_returns_displaced_atom(settings):
 def test_surface_energy_flow_li100_with_gpaw_is_self_consistent(settings, tmp_path):
     """ssbflow's surface-energy flow with GPAW (fast preset) on Li(100), 4 and 6 layers.
 
-    The flow's slope ε of E(n) must equal a separate GPAW bulk energy per atom (same
-    preset and k-spacing), and γ must lie in the PBE range for Li(100) (≈ 0.45 J/m²).
+    γ = (E_slab − N μ_Li)/2A with μ_Li the flow's own GPAW bulk reference: that reference
+    must equal a separate GPAW bulk energy per atom (same preset, bulk k-points), each γ
+    of the series must follow from the slab energies and that separate bulk energy by
+    hand, the slope ε of E(N) over the two slabs (Fiorentini-Methfessel) must match the
+    bulk energy (the slab interior is the bulk), and γ must lie in the PBE range for
+    Li(100) (≈ 0.45 J/m²).
     """
+    from ase.units import J, m
     from pymatgen.core import Lattice, Structure
 
     from ssbflow.runner import run_flow
-    from ssbflow.structures.slabs import slab_series
     from ssbflow.workflows.calc import CalcStaticMaker
     from ssbflow.workflows.surface import SurfaceEnergyMaker
 
     kwargs = {"preset": "fast"}
     conventional = Structure(Lattice.cubic(A_LI), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    # about 8 Å of vacuum: slab_series currently reads vacuum_A in unit planes for
-    # layer-counted slabs (reported to the lead); ask for what gives ~8-10 Å either way
-    vacuum_A = 8.0
-    probe = slab_series(conventional, (1, 0, 0), [2, 3], vacuum_A=vacuum_A)[0].slab
-    if probe.lattice.c - A_LI > 20.0:
-        vacuum_A = 2.4  # unit planes of 3.44 Å: rounds up to 3 planes = 10.3 Å
+    d_100 = A_LI / 2  # bcc(100) plane spacing: one Li atom per plane in the a×a cell
+    # Å-thickness window holding two slabs 3 planes apart: 4 planes (3 d = 5.16 Å) and
+    # 6 planes (5 d = 8.60 Å); 5 planes (6.88 Å) is skipped by the 3 Å step
     maker = SurfaceEnergyMaker(
         miller=(1, 0, 0),
-        layers=(2, 3),  # conventional unit planes: 4 and 6 atomic layers
-        vacuum_A=vacuum_A,
-        relax_maker=None,
+        min_thickness_A=5.0,
+        max_thickness_A=9.0,
+        thickness_step_A=3.0,
+        vacuum_A=8.0,
+        relax_maker=None,  # rigid slabs: single points only
         static_maker=CalcStaticMaker(calculator_name="gpaw", calculator_kwargs=kwargs),
     )
     responses = run_flow(maker.make(conventional), settings, progress=False)
@@ -359,26 +362,55 @@ def test_surface_energy_flow_li100_with_gpaw_is_self_consistent(settings, tmp_pa
         for r in per_job.values()
         if getattr(r.output, "result_type", None) == "surface_energy"
     ]
-    assert len(docs) == 1
+    assert len(docs) == 1  # bcc(100) has one termination
     doc = docs[0]
     assert doc.status == "successful", doc.failure_reason
     assert doc.calculator == "gpaw"
     assert doc.provenance.extra["paw_setups"]["family"] == "PBE"
-    # every slab job ran GPAW with one k-point along the normal and no dipole correction
+    assert doc.symmetric and doc.stoichiometric and not doc.polar
+    assert doc.termination_chemistry == "Li-terminated"
+    assert doc.n_atoms == [4, 6]
+    assert doc.thicknesses_A == pytest.approx([3 * d_100, 5 * d_100], abs=0.01)
+    assert doc.area_A2 == pytest.approx(A_LI**2, rel=1e-6)
+    assert doc.dgamma_d_delta_mu_metal_J_per_m2_per_eV == 0.0  # stoichiometric: no μ
+    # one GPAW bulk run (the reference: k-points along c) and two slab runs (one k-point
+    # along the normal, no dipole correction: both faces are the same), with the same
+    # in-plane mesh (same spacing, same a × a in-plane cell)
     runs = [json.loads(p.read_text()) for p in settings.data_dir.rglob("gpaw_run.json")]
-    assert len(runs) == 2
-    assert all(r["kpts"][2] == 1 and r["slab"] and not r["dipole_correction"] for r in runs)
+    assert len(runs) == 3
+    bulk_runs = [r for r in runs if not r["slab"]]
+    slab_runs = [r for r in runs if r["slab"]]
+    assert len(bulk_runs) == 1 and len(slab_runs) == 2
+    assert bulk_runs[0]["kpts"][2] > 1
+    assert all(r["kpts"][2] == 1 and not r["dipole_correction"] for r in slab_runs)
+    assert all(r["kpts"][:2] == bulk_runs[0]["kpts"][:2] for r in slab_runs)
 
     bulk_atoms = bulk("Li", "bcc", a=A_LI, cubic=True)
     calc = get_calculator("gpaw", kwargs)
     calc.directory = str(tmp_path / "bulk")
     bulk_atoms.calc = calc
     e_bulk = bulk_atoms.get_potential_energy() / len(bulk_atoms)
-    assert doc.bulk_energy_per_unit_eV == pytest.approx(e_bulk, abs=0.02)  # eV/atom
+    # the flow's reference is this GPAW bulk energy (same cell, settings and k-points;
+    # SCF tolerance only)
+    assert doc.bulk_energy_per_atom_eV == pytest.approx(e_bulk, abs=1e-3)  # eV/atom
+    # every γ of the series by hand from the slab energies and the separate bulk energy
+    to_j_per_m2 = 1 / (J / m**2)
+    by_hand = [
+        (e_slab - n_atoms * e_bulk) / (2 * A_LI**2) * to_j_per_m2
+        for n_atoms, e_slab in zip(doc.n_atoms, doc.slab_energies_eV, strict=True)
+    ]
+    assert doc.surface_energies_J_per_m2 == pytest.approx(by_hand, abs=0.005)
+    assert doc.surface_energy_J_per_m2 == doc.surface_energies_J_per_m2[-1]  # thickest slab
     assert 0.3 < doc.surface_energy_J_per_m2 < 0.65
-    # γ from each slab with the separate bulk reference agrees with the slope value
-    from ase.units import J, m
-
-    for n_atoms, e_slab in zip(doc.n_units, doc.slab_energies_eV, strict=True):
-        gamma = (e_slab - n_atoms * e_bulk) / (2 * doc.area_A2) / (J / m**2)
-        assert gamma == pytest.approx(doc.surface_energy_J_per_m2, abs=0.1)
+    # convergence bookkeeping: two slabs, |Δγ| compared with the tolerance
+    change = abs(by_hand[1] - by_hand[0])
+    assert doc.surface_energy_stderr_J_per_m2 == pytest.approx(change, abs=0.005)
+    assert doc.converged == (doc.surface_energy_stderr_J_per_m2 < doc.tolerance_J_per_m2)
+    assert doc.converged or any("not converged" in w for w in doc.warnings)
+    # Fiorentini-Methfessel: the slope of E(N) is the bulk energy per atom (the slab
+    # interior is the bulk) and its intercept gives the same γ as the bulk reference
+    (e4, e6), (n4, n6) = doc.slab_energies_eV, doc.n_atoms
+    slope = (e6 - e4) / (n6 - n4)
+    assert slope == pytest.approx(e_bulk, abs=0.02)  # eV/atom
+    gamma_slope = (e4 - n4 * slope) / (2 * A_LI**2) * to_j_per_m2
+    assert gamma_slope == pytest.approx(doc.surface_energy_J_per_m2, abs=0.1)

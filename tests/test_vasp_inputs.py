@@ -181,6 +181,87 @@ def test_maker_sets_for_the_flows():
     surface = vasp_surface_energy_maker(kpoint_spacing_per_A=0.3)
     assert isinstance(surface, SurfaceEnergyMaker)
     assert surface.relax_maker.input_set_generator.kpoint_spacing_per_A == 0.3
+    # slabs with the slab set, the bulk reference with the bulk set (a single point), at
+    # the same k-point spacing
+    assert isinstance(surface.relax_maker.input_set_generator, SlabSetGenerator)
+    assert isinstance(surface.static_maker, StaticMaker)
+    assert isinstance(surface.static_maker.input_set_generator, BulkSetGenerator)
+    assert surface.static_maker.input_set_generator.relax is False
+    assert surface.static_maker.input_set_generator.kpoint_spacing_per_A == 0.3
+    for_adhesion = adhesion["surface_energy_maker"]
+    assert isinstance(for_adhesion.static_maker.input_set_generator, BulkSetGenerator)
+    assert isinstance(for_adhesion.relax_maker.input_set_generator, SlabSetGenerator)
+
+
+def test_surface_energy_bulk_references_get_bulk_inputs(monkeypatch, tmp_path, jobstore):
+    """The bulk references of the VASP surface-energy flow (the electrolyte bulk for
+    Σ N μ, the metal bulk for μ_M) run as bulk single points: k-points along all three
+    axes, no ionic or cell steps, no dipole correction, and the slabs' level of theory
+    (same functional, cutoff, smearing, SCF criterion). VASP replaced, inputs captured."""
+    import atomate2.vasp.jobs.base
+    from jobflow import run_locally
+    from pymatgen.io.vasp.sets import VaspInputSet
+
+    from ssbflow.structures.slabs import enumerate_terminations, termination_series
+
+    captured: list[dict[str, str]] = []
+
+    def fake_run_vasp(*_args, **_kwargs):
+        captured.append({n: Path(n).read_text() for n in ("INCAR", "KPOINTS", "POSCAR")})
+        raise RuntimeError("VASP replaced in the test: inputs captured")
+
+    original = VaspInputSet.get_input_set
+
+    def spec_only(self, *args, **kwargs):
+        kwargs["potcar_spec"] = True
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(atomate2.vasp.jobs.base, "run_vasp", fake_run_vasp)
+    monkeypatch.setattr(VaspInputSet, "get_input_set", spec_only)
+    lif = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(A_LIF), ["Li", "F"], [[0] * 3, [0.5] * 3]
+    )
+    li = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    maker = vasp_surface_energy_maker()
+    flow = maker.make(lif, li)
+    run_locally(flow, store=jobstore, create_folders=True, root_dir=tmp_path, log=False)
+    # both references ran (and failed); no slab job started without them
+    assert len(captured) == 2
+    by_formula = {}
+    for files in captured:
+        by_formula[Poscar.from_str(files["POSCAR"]).structure.composition.reduced_formula] = files
+    assert set(by_formula) == {"LiF", "Li"}
+    # bulk meshes at 0.22 Å⁻¹: LiF |b| = 2π/4.06 = 1.548 Å⁻¹ -> ceil(7.03) = 8;
+    # Li 2π/3.44 = 1.827 -> ceil(8.30) = 9; never one k-point along c
+    expected_mesh = {"LiF": (8, 8, 8), "Li": (9, 9, 9)}
+    # the slabs' INCAR, for the level-of-theory comparison
+    term = enumerate_terminations(lif, (1, 0, 0))[0]
+    slab = termination_series(lif, (1, 0, 0), term, 6.0, 12.0, vacuum_A=15.0)[0].slab
+    slab_incar, slab_kpoints, _ = write(maker.relax_maker.input_set_generator, slab, tmp_path)
+    assert tuple(slab_kpoints.kpts[0])[2] == 1  # the slab set: one k-point along c
+    for formula, files in by_formula.items():
+        incar = Incar.from_str(files["INCAR"])
+        kpoints = Kpoints.from_str(files["KPOINTS"])
+        assert kpoints.style == Kpoints.supported_modes.Gamma
+        assert tuple(kpoints.kpts[0]) == expected_mesh[formula]
+        assert incar["NSW"] == 0  # single point on the relaxed bulk: the slabs' lattice
+        assert incar.get("IBRION", -1) == -1
+        # no cell relaxation (pymatgen leaves ISIF out at NSW = 0: VASP's default 2)
+        assert incar.get("ISIF", 2) in (0, 1, 2)
+        assert "LDIPOL" not in incar and "IDIPOL" not in incar
+        for key in (
+            "GGA",
+            "ENCUT",
+            "PREC",
+            "ISPIN",
+            "ISMEAR",
+            "SIGMA",
+            "EDIFF",
+            "LASPH",
+            "LREAL",
+            "LDAU",
+        ):
+            assert incar[key] == slab_incar[key], key
 
 
 def test_phonon_maker_is_pbe_and_spin_paired():

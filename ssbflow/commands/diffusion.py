@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -387,8 +388,8 @@ def register(app: typer.Typer) -> None:
         breakdown_lindemann: float = typer.Option(
             0.3,
             "--breakdown-lindemann",
-            help="Framework RMSD / neighbour distance (least mobile element) that counts "
-            "as melting.",
+            help="Framework RMSD / spacing (V/N)^(1/3) of its least mobile element that "
+            "counts as melting.",
         ),
         device: str = typer.Option(
             "auto", "--device", help="auto (CUDA if torch sees a GPU) | cpu | cuda."
@@ -486,17 +487,17 @@ def register(app: typer.Typer) -> None:
             responses = run_or_submit(ctx, flow, settings)
         except FlowFailedError as exc:
             # an MD job raised: the analysis still stored a failed summary (issue 10)
-            from ssbflow.commands._common import load_output
-
-            try:
-                doc = load_output(settings, flow.output.uuid)
-            except ValueError:
+            doc = _stored_summary(settings, flow)
+            if doc is None:
                 raise exc from None
             doc["failure_reason"] = f"{doc.get('failure_reason')} ({exc})"
         else:
             if responses is None:
                 return None
             doc = _find_document(responses)
+        if doc.get("status") == "failed":  # one line; the summary itself is stored
+            reason = " ".join(str(doc.get("failure_reason")).split())
+            sys.stderr.write(f"ssbflow: error: diffusion study failed: {reason}\n")
         out_dir = output or Path(f"diffusion-{doc['formula']}-{species}")
         plots = _write_outputs(doc, out_dir, f"{doc['formula']} ({species})")
         if as_json:
@@ -619,6 +620,33 @@ def _local_parallelism(ctx: typer.Context, requested: int | None, n_temperatures
     from ssbflow.workflows.diffusion import usable_cores
 
     return max(1, min(usable_cores(), n_temperatures))
+
+
+def _stored_summary(settings: Any, flow: Any) -> dict[str, Any] | None:
+    """The diffusion summary a failed run stored: the flow's output (explicit ladder), or
+    else the newest diffusion document of a job hosted by the flow (the automatic ladder
+    adds its analysis at run time). ``None`` when there is none."""
+    from ssbflow.commands._common import load_output
+
+    try:
+        doc = load_output(settings, flow.output.uuid)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and doc.get("result_type") == "diffusion":
+        return doc
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        found = store.query_one(
+            {"hosts": flow.uuid, "output.result_type": "diffusion"},
+            properties=["uuid"],
+            sort={"completed_at": -1},
+        )
+    finally:
+        store.close()
+    return load_output(settings, found["uuid"]) if found else None
 
 
 def _find_document(responses: dict) -> dict[str, Any]:

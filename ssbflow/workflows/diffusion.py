@@ -202,7 +202,7 @@ class MDRunDocument(BaseModel):
         "(framework drift removed), Å",
     )
     framework_rmsd_ratio: float | None = Field(
-        None, description="framework_rmsd_A / that element's nearest-neighbour distance"
+        None, description="framework_rmsd_A / that element's mean spacing (V/N)^(1/3)"
     )
     chunks: list[ChunkLog] = Field(default_factory=list)
     device: str | None = None
@@ -221,6 +221,32 @@ class MDRunDocument(BaseModel):
             "diffusivity_cm2_per_s": self.diffusivity_at_stop_cm2_per_s,
             "framework_rmsd_A": self.framework_rmsd_A,
         }
+
+
+class MDFailure(BaseModel):
+    """Output of an MD run that raised (side by side, or a rung of the automatic ladder):
+    the analysis excludes its temperature with this reason."""
+
+    temperature_K: float
+    status: str = "failed"
+    failure_reason: str = Field(..., description="One line: the exception type and message")
+
+    def ladder_summary(self) -> dict[str, Any]:
+        """`MDRunDocument.ladder_summary` of a rung that failed (ends the ladder)."""
+        return {
+            "temperature_K": self.temperature_K,
+            "stop_kind": "failed",
+            "stop_reason": self.failure_reason,
+            "duration_ps": 0.0,
+            "relative_stderr": None,
+            "diffusivity_cm2_per_s": None,
+            "framework_rmsd_A": None,
+        }
+
+
+def one_line_error(exc: BaseException) -> str:
+    """'RuntimeError: message' on one line (at most 400 characters)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
 
 
 @dataclass
@@ -371,7 +397,7 @@ def fit_window_fractions(
     return fit_start_ps / duration_ps if duration_ps > 0 else 1.0, 1.0
 
 
-#: Thermostat labels of the adaptive MD job's stop kinds.
+#: Why an MD run stopped (`MDRunDocument.stop_kind`).
 STOP_KINDS = ("fixed", "precision", "max_duration", "hopeless", "breakdown")
 
 
@@ -465,7 +491,7 @@ class DiffusionMDMaker(Maker):
 
     With ``breakdown_lindemann`` set, the run also stops when even the least mobile
     framework element (atoms that are not ``species``) has an RMSD from its start
-    (`sublattice_rmsd_A`) above that fraction of its own nearest-neighbour distance: the
+    (`sublattice_rmsd_A`) above that fraction of its own mean spacing (V/N)^(1/3): the
     framework melted or collapsed, and its D* would describe a liquid. This is a
     Lindemann-type criterion: a solid melts when its RMS vibration reaches ~0.1-0.15 of
     the neighbour distance, and displacement from the start is √2 times that in a solid,
@@ -594,12 +620,21 @@ class DiffusionMDMaker(Maker):
         """Run (or resume) the MD; returns an `MDRunDocument`.
 
         ``ladder`` (set by the automatic ladder) carries the arguments of the next ladder
-        step; the step is added to the flow after this run, with this run's summary.
+        step; the step is added to the flow after this run, with this run's summary. A
+        rung whose MD raises returns an `MDFailure`; the next step then ends the ladder
+        and runs the analysis, so the study still stores its (failed) summary with the
+        reason.
         """
-        doc = self.run(structure)
         if ladder is None:
-            return doc
+            return self.run(structure)
         from jobflow import CURRENT_JOB
+
+        try:
+            doc: MDRunDocument | MDFailure = self.run(structure)
+        except Exception as exc:  # the next step ends the ladder and analyses
+            doc = MDFailure(
+                temperature_K=float(self.temperature_K), failure_reason=one_line_error(exc)
+            )
 
         step = auto_ladder_step(
             **{
@@ -638,10 +673,10 @@ class DiffusionMDMaker(Maker):
         atoms.calc = calc
         symbols = atoms.get_chemical_symbols()
         cell = np.array(atoms.cell[:], dtype=float)
-        spacing = {  # nearest-neighbour distance within each framework element (Å)
-            e: nearest_neighbour_distance_A(
-                structure.cart_coords, cell, [i for i, s in enumerate(symbols) if s == e]
-            )
+        # mean spacing of each framework element, (V / N_element)^(1/3) (Å): robust to a
+        # rattled start, unlike the shortest pair distance
+        spacing = {
+            e: (structure.volume / symbols.count(e)) ** (1 / 3)
             for e in set(symbols) - {self.species}
         }
         interval = self._interval()
@@ -781,8 +816,8 @@ class DiffusionMDMaker(Maker):
                     "kind": "breakdown",
                     "reason": f"framework breakdown: even the least mobile sublattice "
                     f"({stiffest}) moved {rmsd:.2f} Å (RMSD) in {duration:.3g} ps, "
-                    f"{ratios[stiffest]:.2f} of its {spacing[stiffest]:.2f} Å neighbour "
-                    f"distance, above {self.breakdown_lindemann:g} (melting or collapse)",
+                    f"{ratios[stiffest]:.2f} of its {spacing[stiffest]:.2f} Å mean spacing, "
+                    f"above {self.breakdown_lindemann:g} (melting or collapse)",
                 }
             elif adaptive:
                 decision = precision_stop_decision(
@@ -1176,12 +1211,20 @@ def analyze_diffusion(
     errors: dict[str, str] = {}
     # MD jobs that raised arrive as None (on_missing_references=NONE): excluded, with why
     planned = list(temperatures_K) if temperatures_K else [None] * len(runs)
+    runs = [MDFailure(**run) if _is_failure_dict(run) else run for run in runs]
     for run, planned_K, run_uuid in zip(runs, planned, run_uuids, strict=False):
         if run is None:
             key = temperature_key(planned_K) if planned_K is not None else f"job {run_uuid}"
             errors[key] = "the MD job failed (its error is in the run log / 'ssbflow status')"
-    run_uuids = [u for run, u in zip(runs, run_uuids, strict=False) if run is not None]
-    runs = [run for run in runs if run is not None]
+        elif isinstance(run, MDFailure):  # raised side by side or on an automatic rung
+            errors[temperature_key(run.temperature_K)] = f"MD failed: {run.failure_reason}"
+    kept = [
+        (run, u)
+        for run, u in zip(runs, run_uuids, strict=False)
+        if run is not None and not isinstance(run, MDFailure)
+    ]
+    run_uuids = [u for _, u in kept]
+    runs = [run for run, _ in kept]
     for run in runs:
         if run.stop_kind == "breakdown":
             errors[temperature_key(run.temperature_K)] = run.stop_reason or "framework breakdown"
@@ -1295,8 +1338,8 @@ def analyze_diffusion(
     )
     fields["warnings"].extend(
         f"{temperature_key(r.temperature_K)} K: the least mobile framework element moved "
-        f"{r.framework_rmsd_A:.2f} Å (RMSD), {r.framework_rmsd_ratio:.2f} of its neighbour "
-        f"distance, above {maker.breakdown_lindemann:g}: it may have melted or collapsed"
+        f"{r.framework_rmsd_A:.2f} Å (RMSD), {r.framework_rmsd_ratio:.2f} of its mean "
+        f"spacing, above {maker.breakdown_lindemann:g}: it may have melted or collapsed"
         for r in runs
         if r.stop_kind != "breakdown"
         and r.framework_rmsd_ratio is not None
@@ -1308,6 +1351,11 @@ def analyze_diffusion(
         if fields.get("status") == "failed":
             fields["failure_reason"] += "; " + "; ".join(f"{k} K: {v}" for k, v in errors.items())
     return DiffusionDocument(**common, **fields)
+
+
+def _is_failure_dict(run: Any) -> bool:
+    """An `MDFailure` that arrived as a plain dict (deserialised without its class)."""
+    return isinstance(run, dict) and run.get("status") == "failed" and "failure_reason" in run
 
 
 def finite_size_note(supercell: Structure) -> str:
@@ -1380,7 +1428,12 @@ def _md_worker_main(input_file: str, output_file: str) -> None:
 
     with open(input_file, "rb") as fh:
         maker, structure = pickle.load(fh)
-    doc = maker.run(structure)
+    try:
+        doc: MDRunDocument | MDFailure = maker.run(structure)
+    except Exception as exc:  # carried back as one line, not a traceback on stderr
+        doc = MDFailure(
+            temperature_K=float(maker.temperature_K), failure_reason=one_line_error(exc)
+        )
     with open(output_file + ".tmp", "wb") as fh:
         pickle.dump(doc, fh)
     os.replace(output_file + ".tmp", output_file)
@@ -1396,14 +1449,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 @job(data=["trajectory"])
-def md_side_by_side(structure: Structure, makers: list[DiffusionMDMaker]) -> list[MDRunDocument]:
+def md_side_by_side(
+    structure: Structure, makers: list[DiffusionMDMaker]
+) -> list[MDRunDocument | MDFailure]:
     """Run several temperatures' MD at once, one process each, the cores split between them.
 
     Each process gets ``cpu_count // len(makers)`` torch and BLAS threads (unless the maker
     sets ``torch_threads``). On 2 cores two 1-thread CHGNet runs gave more atom·steps/s
     in total than one 2-thread run (benchmarks/results/diffusion.md). Every run
     checkpoints as usual, so a killed group resumes. Output: one `MDRunDocument` per maker,
-    in order.
+    in order; a run that raised (or whose process died) gives an `MDFailure` with the
+    reason on one line instead (the analysis excludes its temperature with it), and the
+    others are kept.
     """
     import pickle
     import subprocess
@@ -1432,13 +1489,12 @@ def md_side_by_side(structure: Structure, makers: list[DiffusionMDMaker]) -> lis
             )
             outputs.append(out)
         codes = [p.wait() for p in procs]
-        failed = [
-            f"{m.temperature_K:g} K (exit {c})" for m, c in zip(makers, codes, strict=True) if c
-        ]
-        if failed:
-            raise RuntimeError(f"side-by-side MD failed at {', '.join(failed)}; see the log above")
-        docs = []
-        for out in outputs:
+        docs: list[MDRunDocument | MDFailure] = []
+        for maker, rc, out in zip(makers, codes, outputs, strict=True):
+            if rc or not out.is_file():  # killed, or died before it could answer
+                reason = f"the MD process exited with code {rc} and returned nothing"
+                docs.append(MDFailure(temperature_K=maker.temperature_K, failure_reason=reason))
+                continue
             with out.open("rb") as fh:
                 docs.append(pickle.load(fh))
         return docs
@@ -1452,7 +1508,8 @@ def next_ladder_temperature(
     ``history`` holds `MDRunDocument.ladder_summary` of the rungs run so far, hottest
     first. Rules, in order:
 
-    1. no rung yet: start at ``auto_start_K``;
+    1. no rung yet: start at ``auto_start_K``; the last rung's MD raised: end (the
+       analysis reports it);
     2. the production budget ``max_total_ps`` is spent, or ``auto_max_temperatures``
        temperatures measured: end;
     3. the last rung could not reach the target precision within ``max_duration_ps``
@@ -1468,6 +1525,8 @@ def next_ladder_temperature(
         return maker.auto_start_K, f"start at {maker.auto_start_K:g} K"
     last = history[-1]
     t_last = float(last["temperature_K"])
+    if last["stop_kind"] == "failed":
+        return None, f"MD at {t_last:g} K failed ({last['stop_reason']}); the ladder stops"
     used = sum(float(h["duration_ps"]) for h in history)
     measured = [h for h in history if h["stop_kind"] == "precision"]
     if maker.max_total_ps is not None and used >= maker.max_total_ps:
@@ -1631,8 +1690,8 @@ class DiffusionMaker(Maker):
         (total production budget, ``None``: no total), at most ``auto_max_temperatures``
         measured rungs, not below ``auto_min_K``. Needs ``target_precision``.
     breakdown_lindemann
-        RMSD of the least mobile framework element (drift removed) over its own
-        nearest-neighbour distance that counts as melting or collapse (Lindemann-type; a
+        RMSD of the least mobile framework element (drift removed) over its own mean
+        spacing (V/N)^(1/3) that counts as melting or collapse (Lindemann-type; a
         solid stays below ~0.2): the automatic ladder stops that rung and steps down;
         explicit temperatures get a warning.
     device

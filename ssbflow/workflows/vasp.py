@@ -21,7 +21,9 @@ Input sets (PBE, spin-paired, 520 eV, Gaussian smearing 0.05 eV, no +U):
     surfaces differ (``dipole_correction="auto"``); Γ-centred k-mesh from a spacing with
     one k-point along c when the cell has a vacuum gap (the surface normal).
 `BulkSetGenerator` (bulk references)
-    ``ISIF = 3`` relaxations, same cutoff/smearing, k-points along all three axes.
+    ``ISIF = 3`` relaxations (``NSW = 0``, ``ISIF = 2`` for single points), same
+    cutoff/smearing, k-points along all three axes. The surface-energy flow takes its
+    bulk reference energies from these single points, never from the slab set.
 
 Fixed layers: the ``selective_dynamics`` site property (the same convention as the ML and
 GPAW paths, ``False`` = fixed) is written to the POSCAR by pymatgen, so VASP keeps those
@@ -217,6 +219,17 @@ def vasp_bulk_relax_maker(kpoint_spacing_per_A: float = 0.22) -> RelaxMaker:
     )
 
 
+def vasp_bulk_static_maker(kpoint_spacing_per_A: float = 0.22) -> StaticMaker:
+    """atomate2 ``StaticMaker`` for bulk reference energies (k-points along all three axes,
+    no relaxation: the energy of the structure given, e.g. an already relaxed bulk)."""
+    return StaticMaker(
+        name="vasp bulk static",
+        input_set_generator=BulkSetGenerator(
+            relax=False, kpoint_spacing_per_A=kpoint_spacing_per_A
+        ),
+    )
+
+
 def vasp_slab_relax_maker(
     kpoint_spacing_per_A: float = 0.22, dipole_correction: str = "auto"
 ) -> RelaxMaker:
@@ -248,16 +261,22 @@ def vasp_static_maker(
 def vasp_surface_energy_maker(
     kpoint_spacing_per_A: float = 0.22, dipole_correction: str = "auto", vacuum_A: float = 15.0
 ):
-    """ssbflow's `SurfaceEnergyMaker` with VASP slab relaxations (ISIF 2, 1 k along c).
+    """ssbflow's `SurfaceEnergyMaker` with VASP: slab relaxations (ISIF 2, 1 k along c)
+    and bulk reference energies from VASP single points with bulk k-points.
 
-    γ comes from the slope of E(n) over the slab series, so no separate bulk VASP energy
-    enters.
+    γ = (E_slab − Σ N_i μ_i)/2A needs a bulk energy at the same level of theory as the
+    slabs: the same INCAR (PBE, ENCUT, smearing) and the same k-point spacing, but with
+    k-points along all three axes (a slab set on a bulk cell would put one k-point along
+    c). ``static_maker`` is that bulk single point (`vasp_bulk_static_maker`), run on the
+    bulk given to ``make`` (relaxed beforehand, e.g. by ``vasp_bulk_relax_maker``) and on
+    the metal bulk for μ_M.
     """
     from ssbflow.workflows.surface import SurfaceEnergyMaker
 
     return SurfaceEnergyMaker(
         vacuum_A=vacuum_A,
         relax_maker=vasp_slab_relax_maker(kpoint_spacing_per_A, dipole_correction),
+        static_maker=vasp_bulk_static_maker(kpoint_spacing_per_A),
     )
 
 
@@ -271,7 +290,8 @@ def vasp_adhesion_makers(
     dict
         ``bulk_relax_maker`` (ISIF 3), ``relax_maker`` (ISIF 2, dipole correction, 1 k
         along the normal, for slab references and interfaces), ``static_maker`` (single
-        points for screening) and ``surface_energy_maker`` (slab series with VASP).
+        points for screening) and ``surface_energy_maker`` (slab series with VASP, bulk
+        references from bulk single points).
     """
     return {
         "bulk_relax_maker": vasp_bulk_relax_maker(kpoint_spacing_per_A),
@@ -317,12 +337,7 @@ def vasp_phonon_maker(
     maker = PhononMaker(
         min_length=min_length_A,
         bulk_relax_maker=DoubleRelaxMaker.from_relax_maker(tight),
-        static_energy_maker=StaticMaker(
-            name="vasp bulk static",
-            input_set_generator=BulkSetGenerator(
-                relax=False, kpoint_spacing_per_A=kpoint_spacing_per_A
-            ),
-        ),
+        static_energy_maker=vasp_bulk_static_maker(kpoint_spacing_per_A),
         born_maker=DielectricMaker() if born else None,
         phonon_displacement_maker=PhononDisplacementMaker(),
     )
@@ -340,6 +355,7 @@ __all__ = [
     "gamma_mesh",
     "vasp_adhesion_makers",
     "vasp_bulk_relax_maker",
+    "vasp_bulk_static_maker",
     "vasp_phonon_maker",
     "vasp_slab_relax_maker",
     "vasp_static_maker",
