@@ -72,6 +72,9 @@ def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
     code, stdout, stderr = run_cli("adhesion", ag, cu, *EMT_ARGS, "--output", out_dir, "--json")
     assert code == 0, stderr
     out = json.loads(stdout)  # exactly one JSON object
+    # structure files are not library phases: no stability block, and the user is told why
+    assert out["stability"] is None
+    assert "no stability block for this pair" in stderr
     for key in (
         "work_of_adhesion_J_per_m2",
         "interface_energy_J_per_m2",

@@ -271,7 +271,9 @@ def register(app: typer.Typer) -> None:
         if stability:
             from ssbflow.workflows.stability import optional_stability_maker
 
-            maker.stability_maker, _ = optional_stability_maker(calc, kwargs, metal, electrolyte)
+            maker.stability_maker, why = optional_stability_maker(calc, kwargs, metal, electrolyte)
+            if why:  # said, not hidden: the study runs without the stability block
+                typer.echo(f"note: no stability block for this pair ({why})", err=True)
         maker.validate()
         # Fail fast, before anything is stored: the limits must admit a candidate.
         pre = maker.candidate_kwargs()
