@@ -529,3 +529,37 @@ def test_a_longer_run_extends_the_checkpointed_trajectory(tmp_path):
     # the same request again returns the stored run without running anything
     again = DiffusionMDMaker(duration_ps=0.4, checkpoint_dir=str(tmp_path), **common).run(s)
     assert again.n_steps == 200 and again.atom_steps_per_s != again.atom_steps_per_s  # NaN
+
+
+def test_a_looser_target_is_decided_again_on_the_stored_trajectory(tmp_path):
+    """A rerun with a looser target must not reuse the stricter target's verdict."""
+    common = {
+        "calculator_name": "emt",
+        "temperature_K": 3500.0,
+        "time_step_fs": 2.0,
+        "equilibration_ps": 0.05,
+        "chunk_ps": 0.2,
+        "max_duration_ps": 0.4,
+        "fit_start_ps": 0.05,
+        "min_msd_increase_A2": 0.5,
+        "species": "Cu",
+        "seed": 2,
+        "progress": False,
+        "checkpoint_dir": str(tmp_path),
+    }
+    s = hot_copper()
+    strict = DiffusionMDMaker(target_precision=1e-4, **common).run(s)
+    assert strict.stop_kind in {"hopeless", "max_duration"}
+    rel = strict.relative_stderr_at_stop
+    assert rel is not None and rel > 1e-4
+    loose = DiffusionMDMaker(target_precision=rel * 1.01, **common).run(s)
+    assert loose.stop_kind == "precision", loose.stop_reason
+    assert loose.n_steps == strict.n_steps  # decided on the frames already run
+    assert loose.atom_steps_per_s != loose.atom_steps_per_s  # NaN: no step was run
+    np.testing.assert_array_equal(
+        np.asarray(loose.trajectory.positions_A), np.asarray(strict.trajectory.positions_A)
+    )
+    # and a target still above reach keeps the "not reached" verdict, under its own number
+    tight = DiffusionMDMaker(target_precision=rel * 0.5, **common).run(s)
+    assert tight.stop_kind in {"hopeless", "max_duration"}
+    assert f"{rel * 0.5:g}" in tight.stop_reason

@@ -615,6 +615,41 @@ class DiffusionMDMaker(Maker):
         except InputError:
             return None
 
+    def _redecide(
+        self, frames: list[np.ndarray], cell: np.ndarray, symbols: list[str], done: int, n_max: int
+    ) -> dict | None:
+        """Stop state of a finished production under this maker's target, or ``None`` to run on.
+
+        A rerun with a looser target must not inherit the verdict of the stricter one (a
+        "not reached" stop may now be reached), nor run further when the frames already
+        reach it.
+        """
+        duration = done * self.time_step_fs / 1000.0
+        decision = precision_stop_decision(
+            self._analyse(frames, cell, symbols),
+            duration,
+            float(self.target_precision),
+            self.max_duration_ps,
+            hopeless_factor=self.hopeless_factor,
+            min_duration_for_projection_ps=min(2 * self.chunk_ps, self.max_duration_ps),
+        )
+        if not decision.stop and done < n_max:
+            return None
+        if not decision.stop:  # at the ceiling: the verdict is "not reached" under this target
+            decision = precision_stop_decision(
+                self._analyse(frames, cell, symbols),
+                self.max_duration_ps,
+                float(self.target_precision),
+                self.max_duration_ps,
+                hopeless_factor=self.hopeless_factor,
+            )
+        return {
+            "kind": decision.kind,
+            "reason": decision.reason,
+            "n_max": n_max,
+            "target": self.target_precision,
+        }
+
     @job(data=["trajectory"])
     def make(self, structure: Structure, ladder: dict | None = None) -> Any:
         """Run (or resume) the MD; returns an `MDRunDocument`.
@@ -741,6 +776,10 @@ class DiffusionMDMaker(Maker):
             )
             if done < n_max and (n_max > stop_state.get("n_max", 0) or tighter):
                 stop_state = None
+            elif adaptive and not tighter and stop_state.get("target") != self.target_precision:
+                # a looser target (or a first target on a fixed-length run): decide again
+                # on the trajectory already run, never reuse the old target's verdict
+                stop_state = self._redecide(frames, cell, symbols, done, n_max)
         wall_run, steps_run = 0.0, 0
         label = f"{self.temperature_K:g} K"
         # ---- equilibration (Bussi), checkpointed like production
