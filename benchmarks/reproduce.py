@@ -3,7 +3,12 @@
 Writes benchmarks/results/reproduce.json and benchmarks/results/reproduce.md, plus the
 Markdown report and parity plot of the first run in benchmarks/results/reproduce_report/.
 
-Usage: python benchmarks/reproduce.py [--calculator chgnet] [--max-atoms 200] [--only ID ...]
+The shipped published set and the project's own reference values
+(``ssbflow/data/project_reference.csv``) are both run unless ``--published-only``.
+
+Usage: python benchmarks/reproduce.py [--calculator chgnet] [--calculator-kwargs JSON]
+    [--max-atoms 200] [--rigid-slabs] [--published-only] [--only ID ...]
+    [--name NAME] (NAME != "reproduce": results go to results/reproduce_report/NAME/ only)
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssbflow.reference import load_reference_set, select_rows
+from ssbflow.reference import load_default_reference, select_rows
 from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
 from ssbflow.settings import get_settings
 
@@ -28,10 +33,19 @@ def main() -> None:
     parser.add_argument("--calculator", default="chgnet")
     parser.add_argument("--max-atoms", type=int, default=200)
     parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--calculator-kwargs", default="{}")
+    parser.add_argument("--rigid-slabs", action="store_true")
+    parser.add_argument("--published-only", action="store_true")
+    parser.add_argument("--name", default="reproduce")
     args = parser.parse_args()
 
-    rows = select_rows(load_reference_set(), args.only)
-    options = ReproduceOptions(calculator=args.calculator, max_atoms=args.max_atoms)
+    rows = select_rows(load_default_reference(not args.published_only), args.only)
+    options = ReproduceOptions(
+        calculator=args.calculator,
+        calculator_kwargs=json.loads(args.calculator_kwargs),
+        max_atoms=args.max_atoms,
+        rigid_slabs=args.rigid_slabs,
+    )
     with tempfile.TemporaryDirectory(prefix="ssbflow-bench-") as tmp:
         settings = get_settings(data_dir=Path(tmp) / "data")
 
@@ -49,8 +63,10 @@ def main() -> None:
         second = reproduce(rows, options, settings, progress=log)
         t_second = time.perf_counter() - t0
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    report_files = write_report(first, RESULTS / "reproduce_report")
+    out = RESULTS if args.name == "reproduce" else RESULTS / "reproduce_report" / args.name
+    report_dir = RESULTS / "reproduce_report" if args.name == "reproduce" else out
+    out.mkdir(parents=True, exist_ok=True)
+    report_files = write_report(first, report_dir)
     s = first.summary
     per_system = [
         {
@@ -72,8 +88,10 @@ def main() -> None:
             "platform": platform.platform(),
         },
         "calculator": first.calculator,
+        "calculator_kwargs": options.calculator_kwargs,
         "level_of_theory": first.level_of_theory,
         "max_atoms": options.max_atoms,
+        "rigid_slabs": options.rigid_slabs,
         "n_rows": len(rows),
         "n_systems": s.n_systems,
         "wall_time_first_run_s": t_first,
@@ -93,6 +111,9 @@ def main() -> None:
                 "published": e.published,
                 "computed": e.computed,
                 "unit": e.unit,
+                "difference": e.difference,
+                "provenance": e.provenance,
+                "comparison": e.comparison,
                 "reason": e.reason,
             }
             for e in first.entries
@@ -100,7 +121,8 @@ def main() -> None:
         "systems": per_system,
         "report_files": [str(p) for p in report_files],
     }
-    (RESULTS / "reproduce.json").write_text(json.dumps(payload, indent=2, default=str))
+    name = "reproduce" if args.name == "reproduce" else "benchmark"
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
     lines = [
         f"# reproduce benchmark ({first.calculator}, {os.cpu_count()} cores)",
         "",
@@ -114,17 +136,31 @@ def main() -> None:
         + (
             f" (MAE {s.mae:.3f}, RMSE {s.rmse:.3f}, max {s.max_abs_error:.3f} {s.unit})"
             if s.n_numeric
-            else " (no numeric rows in the shipped set: statistics undefined)"
+            else " (none computed: statistics undefined)"
         )
         + f". Ordering claims: {s.orderings_passed}/{s.orderings_total} passed, "
         f"{s.orderings_not_evaluated} not evaluated.",
         "",
-        "| row | result | reason |",
-        "|---|---|---|",
     ]
+    if s.by_group:
+        lines += [
+            "| unit | reference | published level of theory | rows | n | MAE | max abs error |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for g in s.by_group.values():
+            lines.append(
+                f"| {g['unit']} | {g['provenance']} | {g['published_level_of_theory']} | "
+                f"{g['ids']} | {g['n']} | {g['mae']:.3f} | {g['max_abs_error']:.3f} |"
+            )
+        lines.append("")
+    lines += ["| row | result | computed | reference | reason |", "|---|---|---|---|---|"]
     for e in first.entries:
-        lines.append(f"| {e.id} | {e.status} | {(e.reason or '').replace('|', '/')} |")
-    (RESULTS / "reproduce.md").write_text("\n".join(lines) + "\n")
+        value = f"{e.computed:.3f}" if isinstance(e.computed, float) else ""
+        ref = f"{e.published} ({e.provenance})" if e.kind == "numeric" else ""
+        lines.append(
+            f"| {e.id} | {e.status} | {value} | {ref} | {(e.reason or '').replace('|', '/')} |"
+        )
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

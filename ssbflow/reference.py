@@ -19,7 +19,18 @@ abstract it was read from, and the page where it was read). Two kinds of finding
     a facet left out means "not stated in the source".
 
 Rows whose numbers could not be traced to a source live in
-``ssbflow/data/reference_wanted.csv`` instead. `load_reference_set` validates every row
+``ssbflow/data/reference_wanted.csv`` instead. Numbers computed by this project itself
+(e.g. a GPAW benchmark that a converged series should confirm) are not published findings:
+they live in ``ssbflow/data/project_reference.csv`` (same columns, verification
+``computed by this project``, no DOI, the locator names the benchmark file), and the report
+marks them as project values.
+
+A ``surface_energy`` row is the surface of the ``metal`` column's material, or of the
+``electrolyte`` when ``metal`` is blank (e.g. an LLZO facet); ``electrolyte_termination``
+then names the surface termination (e.g. ``Li-terminated``). The optional
+``chemical_potentials`` column fixes the chemical potentials of off-stoichiometric slabs by
+coexistence, ``Li=Li2O; La=La2O3; Zr=Zr`` ("μ_Li as in Li2O, ..."): the bulk and each
+named phase are in equilibrium, which fixes every μ. `load_reference_set` validates every row
 (DOI present, unit known and matching the quantity, facets parseable, claim parseable,
 no duplicate ids or rows) and raises `InputError` naming the first bad row.
 """
@@ -59,6 +70,9 @@ KNOWN_UNITS = frozenset(QUANTITY_UNITS.values())
 #: Verification statuses of a row.
 READ_IN_SOURCE = "read in the source"
 QUOTED = "quoted by another work"
+#: A value computed by ssbflow itself (project reference file only): a regression target,
+#: not a published finding.
+PROJECT = "computed by this project"
 
 CSV_COLUMNS: tuple[str, ...] = (
     "id",
@@ -87,7 +101,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "quoted_by",
     "original_text",
     "notes",
+    "chemical_potentials",
 )
+
+#: Columns a reference file may leave out of its header (blank for every row).
+OPTIONAL_COLUMNS = frozenset({"chemical_potentials"})
 
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -97,6 +115,11 @@ _MEMBER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.\-]*)\s*(?:\(([^()]*)\))?\s*$")
 def default_reference_path() -> Path:
     """Path of the reference set shipped with ssbflow."""
     return Path(str(files("ssbflow") / "data" / "reference_set.csv"))
+
+
+def default_project_reference_path() -> Path:
+    """Path of the project's own reference values (computed by ssbflow, not published)."""
+    return Path(str(files("ssbflow") / "data" / "project_reference.csv"))
 
 
 def default_wanted_path() -> Path:
@@ -262,6 +285,35 @@ def parse_products_claim(text: str) -> tuple[str, str, tuple[str, ...] | None]:
     return names[0], names[1], products
 
 
+def parse_chemical_potentials(text: str | None) -> dict[str, str]:
+    """Parse ``"Li=Li2O; La=La2O3; Zr=Zr"`` into ``{"Li": "Li2O", "La": "La2O3", "Zr": "Zr"}``.
+
+    Each pair says "μ of this element as in that phase": the phase coexists with the bulk.
+
+    Raises
+    ------
+    ValueError
+        Not ``Element=Phase`` pairs separated by ``;``, an unknown element, or an element
+        given twice.
+    """
+    from ase.data import atomic_numbers
+
+    out: dict[str, str] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        el, sep, phase = (p.strip() for p in part.partition("="))
+        if not sep or not phase or el not in atomic_numbers or not _MEMBER.match(phase):
+            raise ValueError(
+                f"chemical_potentials '{text}' must be 'Element=Phase' pairs separated by ';', "
+                "e.g. 'Li=Li2O; La=La2O3; Zr=Zr'"
+            )
+        if el in out:
+            raise ValueError(f"chemical_potentials '{text}' gives {el} twice")
+        out[el] = phase
+    return out
+
+
 def _blank_to_none(value: object) -> object:
     if isinstance(value, str) and not value.strip():
         return None
@@ -304,13 +356,18 @@ class ReferenceRow(BaseModel):
     authors: str = Field(..., min_length=3)
     year: int = Field(..., ge=1900, le=2100)
     journal: str = Field(..., min_length=3)
-    doi: str
+    doi: str | None = Field(None, description="Required except for project values")
     locator: str = Field(..., min_length=3, description="Table, figure, page or 'abstract'")
     read_at_url: str = Field(..., min_length=8, description="Where the value was read")
-    verification: Literal["read in the source", "quoted by another work"]
+    verification: Literal[
+        "read in the source", "quoted by another work", "computed by this project"
+    ]
     quoted_by: str | None = None
     original_text: str = Field(..., min_length=10, description="The text the value was read from")
     notes: str | None = None
+    chemical_potentials: str | None = Field(
+        None, description="'Li=Li2O; La=La2O3; Zr=Zr': μ of off-stoichiometric slabs by coexistence"
+    )
 
     _blank = field_validator(
         "metal_structure",
@@ -323,6 +380,8 @@ class ReferenceRow(BaseModel):
         "value",
         "quoted_by",
         "notes",
+        "doi",
+        "chemical_potentials",
         mode="before",
     )(_blank_to_none)
 
@@ -335,7 +394,9 @@ class ReferenceRow(BaseModel):
 
     @field_validator("doi")
     @classmethod
-    def _check_doi(cls, value: str) -> str:
+    def _check_doi(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         value = value.strip()
         if not _DOI.match(value):
             raise ValueError(f"DOI '{value}' is missing or not of the form 10.xxxx/...")
@@ -361,6 +422,12 @@ class ReferenceRow(BaseModel):
         parse_facet(value)
         return value
 
+    @field_validator("chemical_potentials")
+    @classmethod
+    def _check_mu(cls, value: str | None) -> str | None:
+        parse_chemical_potentials(value)
+        return value
+
     @model_validator(mode="after")
     def _check_consistency(self) -> ReferenceRow:
         expected = QUANTITY_UNITS[self.quantity]
@@ -373,6 +440,11 @@ class ReferenceRow(BaseModel):
                 raise ValueError("a numeric row has no claim")
             if self.quantity != "surface_energy" and self.electrolyte is None:
                 raise ValueError(f"a numeric {self.quantity} row needs an electrolyte")
+            if self.quantity == "surface_energy" and not self.metal.strip():
+                if self.electrolyte is None:
+                    raise ValueError("a surface_energy row needs a metal or an electrolyte")
+                if self.electrolyte_miller is None:
+                    raise ValueError("a surface_energy row on an electrolyte needs its facet")
         elif self.kind == "products":
             if (
                 self.quantity != "interphase_products"
@@ -400,6 +472,10 @@ class ReferenceRow(BaseModel):
                     raise ValueError(f"surface-energy claim member '{member.label}' has a '/'")
         if self.verification == QUOTED and not self.quoted_by:
             raise ValueError("a value quoted by another work must name it in quoted_by")
+        if self.doi is None and self.verification != PROJECT:
+            raise ValueError("DOI is missing; only values computed by this project have none")
+        if self.chemical_potentials and self.quantity != "surface_energy":
+            raise ValueError("chemical_potentials applies to surface_energy rows only")
         return self
 
     # -- derived views -------------------------------------------------------------------
@@ -415,6 +491,21 @@ class ReferenceRow(BaseModel):
         return parse_facet(self.electrolyte_facet)
 
     @property
+    def is_project_value(self) -> bool:
+        """True for a number computed by this project (a regression target, not published)."""
+        return self.verification == PROJECT
+
+    @property
+    def provenance(self) -> str:
+        """'published' or 'project value' (for reports)."""
+        return "project value" if self.is_project_value else "published"
+
+    @property
+    def chemical_potential_phases(self) -> dict[str, str]:
+        """``{element: coexisting phase}`` from the chemical_potentials column."""
+        return parse_chemical_potentials(self.chemical_potentials)
+
+    @property
     def parsed_claim(self) -> Claim | None:
         """The ordering claim, parsed (None for numeric rows)."""
         return parse_claim(self.claim) if self.claim else None
@@ -428,6 +519,9 @@ class ReferenceRow(BaseModel):
             metal, electrolyte, _ = parse_products_claim(self.claim or "")
             return [ClaimMember(metal=metal, metal_facet=None, electrolyte=electrolyte)]
         if self.kind == "numeric":
+            if self.quantity == "surface_energy" and not self.metal.strip():
+                assert self.electrolyte is not None
+                return [ClaimMember(metal=self.electrolyte, metal_facet=self.electrolyte_miller)]
             return [
                 ClaimMember(
                     metal=self.metal,
@@ -457,6 +551,8 @@ class ReferenceRow(BaseModel):
     @property
     def source(self) -> str:
         """Short citation: 'authors (year), journal, doi:..., <locator>'."""
+        if self.doi is None:
+            return f"{self.authors} ({self.year}), {self.journal}, {self.locator}"
         return f"{self.authors} ({self.year}), {self.journal}, doi:{self.doi}, {self.locator}"
 
 
@@ -465,7 +561,7 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
-            missing = [c for c in CSV_COLUMNS if c not in header]
+            missing = [c for c in CSV_COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
             unknown = [c for c in header if c not in CSV_COLUMNS]
             if missing or unknown:
                 raise InputError(
@@ -535,6 +631,39 @@ def load_reference_set(path: Path | str | None = None) -> list[ReferenceRow]:
     if not rows:
         raise InputError(f"reference file {path} has no rows")
     return rows
+
+
+def load_default_reference(include_project: bool = True) -> list[ReferenceRow]:
+    """The shipped published set, followed by the project's own values (``include_project``).
+
+    The published file may hold no project values and the project file nothing else, so
+    a published finding and a project number are never confused.
+
+    Raises
+    ------
+    InputError
+        A file fails validation, a row is in the wrong file, or an id is in both files.
+    """
+    published = load_reference_set(default_reference_path())
+    for row in published:
+        if row.is_project_value:
+            raise InputError(
+                f"reference file {default_reference_path()}: row {row.id} is a project value; "
+                f"it belongs in {default_project_reference_path().name}"
+            )
+    if not include_project:
+        return published
+    project = load_reference_set(default_project_reference_path())
+    for row in project:
+        if not row.is_project_value:
+            raise InputError(
+                f"reference file {default_project_reference_path()}: row {row.id} is not "
+                f"'{PROJECT}'; published values belong in {default_reference_path().name}"
+            )
+    clash = {r.id for r in published} & {r.id for r in project}
+    if clash:
+        raise InputError(f"reference ids in both shipped files: {', '.join(sorted(clash))}")
+    return published + project
 
 
 def select_rows(rows: Sequence[ReferenceRow], only: Iterable[str] | None) -> list[ReferenceRow]:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from jobflow import Response, job
 from pydantic import BaseModel, Field
 
 from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
@@ -47,7 +48,10 @@ from ssbflow.settings import SsbflowSettings
 
 #: Bumped whenever the way a reference system is built changes, so stored results made
 #: the old way are not reused.
-TASK_VERSION = "3"  # 3: converged one-face surface energies; γ_int from the contact face
+TASK_VERSION = "4"
+# 3: converged one-face surface energies; γ_int from the contact face
+# 4: surface rows: rigid slabs for 'ideal' rows, only the terminations a row names (lowest γ
+#    among them), μ by coexistence with named phases, slab series capped at max_atoms
 
 #: Calculators that are machine-learned potentials (reported as "ML potential vs. ...").
 ML_CALCULATORS = frozenset({"chgnet", "sevennet", "mace", "matgl"})
@@ -81,12 +85,17 @@ class ReproduceOptions:
         Calculator keyword arguments.
     max_atoms
         Largest interface or slab the workflows may build; larger published cells are
-        reported as not reproducible.
+        reported as not reproducible, and a slab series stops at the thickest slab within it.
+    rigid_slabs
+        Unrelaxed slabs for every surface row (one single point per slab instead of a
+        relaxation: affordable for slabs of hundreds of atoms; γ is then the ideal-surface
+        value, above the relaxed one). Rows marked ``ideal`` are always rigid.
     """
 
     calculator: str = "chgnet"
     calculator_kwargs: dict[str, Any] = field(default_factory=dict)
     max_atoms: int = 200
+    rigid_slabs: bool = False
 
     def settings_dict(self) -> dict[str, Any]:
         """The options that change a computed number (part of the reuse key)."""
@@ -108,6 +117,13 @@ class Task:
     electrolyte_termination: str | None
     row_ids: list[str]
     tag: str
+    relaxation: str = "not stated"
+    chemical_potentials: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rigid(self) -> bool:
+        """Surface energies of unrelaxed (ideal) slabs."""
+        return self.relaxation == "ideal"
 
     @property
     def label(self) -> str:
@@ -124,6 +140,10 @@ class TaskResult(BaseModel):
     status: Status
     reason: str | None = None
     document: dict[str, Any] | None = Field(None, description="Stored output (summary fields)")
+    documents: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Surface tasks: every termination's stored output (summary fields)",
+    )
     wall_time_s: float = 0.0
     facets_used: str = ""
 
@@ -158,6 +178,9 @@ class EntryResult(BaseModel):
     source_level_of_theory: str
     computed_level_of_theory: str
     comparison: str
+    provenance: str = Field(
+        "published", description="'published' or 'project value' (computed by ssbflow itself)"
+    )
     definition: str
     source: str
     facets_used: list[str] = Field(default_factory=list)
@@ -175,6 +198,10 @@ class ReproduceSummary(BaseModel):
     n_numeric: int = Field(0, description="Numeric rows with a computed value")
     n_numeric_total: int = 0
     by_unit: dict[str, dict[str, float | int]] = Field(default_factory=dict)
+    by_group: dict[str, dict[str, float | int | str]] = Field(
+        default_factory=dict,
+        description="Error statistics per (unit, provenance, published level of theory)",
+    )
     orderings_passed: int = 0
     orderings_total: int = Field(0, description="Ordering claims evaluated (>= 2 members)")
     orderings_not_evaluated: int = 0
@@ -193,6 +220,7 @@ class ReproduceResult(BaseModel):
     is_ml_potential: bool
     comparison_note: str
     max_atoms: int
+    rigid_slabs: bool = False
     reference_file: str
     entries: list[EntryResult]
     systems: list[TaskResult]
@@ -214,6 +242,9 @@ def _task_tag(kind: str, member: ClaimMember, row: ReferenceRow, options: Reprod
         "termination": row.electrolyte_termination,
         **options.settings_dict(),
     }
+    if kind == "surface":
+        key["rigid"] = row.relaxation == "ideal" or options.rigid_slabs
+        key["chemical_potentials"] = sorted(row.chemical_potential_phases.items())
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     return f"reference-task:{digest[:16]}"
 
@@ -240,6 +271,8 @@ def build_tasks(rows: Sequence[ReferenceRow], options: ReproduceOptions) -> list
                 electrolyte_termination=row.electrolyte_termination,
                 row_ids=[row.id],
                 tag=tag,
+                relaxation="ideal" if kind == "surface" and options.rigid_slabs else row.relaxation,
+                chemical_potentials=tuple(sorted(row.chemical_potential_phases.items())),
             )
     return list(tasks.values())
 
@@ -309,6 +342,108 @@ def find_stored(settings: SsbflowSettings, tag: str, calculator: str) -> dict[st
     return None if doc is None else doc["output"]
 
 
+def find_stored_all(settings: SsbflowSettings, tag: str, calculator: str) -> list[dict[str, Any]]:
+    """Every stored summary document carrying ``tag`` for ``calculator``, newest first."""
+    from ssbflow.store import get_jobstore
+
+    store = get_jobstore(settings)
+    store.connect()
+    try:
+        docs = list(
+            store.query(
+                {
+                    "output.tags": tag,
+                    "output.calculator": calculator,
+                    "output.result_type": {"$exists": True},
+                },
+                properties=["output"],
+                sort={"completed_at": -1},
+            )
+        )
+    finally:
+        store.close()
+    return [d["output"] for d in docs]
+
+
+# -- chemical potentials by coexistence ----------------------------------------------------
+
+
+def coexistence_chemical_potentials_eV(
+    bulk_counts: dict[str, float],
+    bulk_energy_eV: float,
+    phases: Sequence[tuple[dict[str, float], float]],
+) -> dict[str, float]:
+    """Chemical potentials at which the bulk coexists with the given phases.
+
+    Solves ``Σ_j n_ij μ_j = E_i`` for the bulk and each phase, e.g. LLZO with Li2O, La2O3
+    and Zr metal ("μ_Li as in Li2O, μ_La as in La2O3, μ_Zr as in Zr"): four equations for
+    μ_Li, μ_La, μ_Zr, μ_O.
+
+    Parameters
+    ----------
+    bulk_counts, bulk_energy_eV
+        Atoms of each element in the bulk cell and its energy, eV.
+    phases
+        ``(counts, energy_eV)`` of each coexisting phase's cell.
+
+    Returns
+    -------
+    dict
+        μ per element of the bulk, eV/atom.
+
+    Raises
+    ------
+    InputError
+        The phases hold elements the bulk lacks, or the equations do not fix every μ
+        (too few phases, or linearly dependent compositions).
+    """
+    elements = sorted(bulk_counts)
+    extra = sorted({el for counts, _ in phases for el in counts} - set(elements))
+    if extra:
+        raise InputError(f"coexisting phases hold {extra}, which the bulk does not contain")
+    rows = [bulk_counts, *(counts for counts, _ in phases)]
+    matrix = np.array([[float(r.get(el, 0.0)) for el in elements] for r in rows])
+    energies = np.array([bulk_energy_eV, *(e for _, e in phases)])
+    if matrix.shape[0] != len(elements) or np.linalg.matrix_rank(matrix) < len(elements):
+        raise InputError(
+            f"the bulk and {len(phases)} coexisting phase(s) do not fix the chemical potentials "
+            f"of {', '.join(elements)}: give {len(elements) - 1} phases with independent "
+            "compositions"
+        )
+    mu = np.linalg.solve(matrix, energies)
+    return {el: float(m) for el, m in zip(elements, mu, strict=True)}
+
+
+@job(name="surface energy at coexistence")
+def surface_at_coexistence(
+    maker: Any, bulk_doc: Any, phase_docs: dict[str, Any], element_phase: dict[str, str]
+) -> Response:
+    """Fix μ from the relaxed bulk and coexisting phases, then run the surface flow.
+
+    ``phase_docs`` maps a phase name to its relaxation output; ``element_phase`` says which
+    element's μ each phase sets (all of them enter the equations).
+    """
+    from dataclasses import replace
+
+    from ssbflow.workflows.common import task_energy_eV, task_structure
+
+    bulk = task_structure(bulk_doc)
+    energy = task_energy_eV(bulk_doc)
+    phases = []
+    for name, doc in phase_docs.items():
+        e = task_energy_eV(doc)
+        if e is None or energy is None:
+            raise CalculationError(f"no energy for the coexisting phase {name} or the bulk")
+        st = task_structure(doc)
+        phases.append(({el.symbol: float(n) for el, n in st.composition.items()}, e))
+    mu = coexistence_chemical_potentials_eV(
+        {el.symbol: float(n) for el, n in bulk.composition.items()}, float(energy), phases
+    )
+    fixed = {el: mu[el] for el in element_phase if el in mu}
+    flow = replace(maker, chemical_potentials_eV=fixed).make(bulk)
+    return Response(replace=flow, output=flow.output)
+
+
 # -- running -------------------------------------------------------------------------------
 
 
@@ -326,9 +461,6 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
         The system cannot be built as described (unknown phase, calculator without the
         elements, structures larger than ``max_atoms``).
     """
-    from jobflow import Flow
-
-    from ssbflow.workflows.calc import CalcRelaxMaker
 
     member = task.member
     calc = normalize_name(options.calculator)
@@ -343,45 +475,7 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
         flow = maker.make(member.metal, member.electrolyte)
         return flow, f"{member.metal}/{member.electrolyte}: phase diagram of the library phases"
     if task.kind == "surface":
-        from ssbflow.structures.slabs import enumerate_terminations, termination_series
-        from ssbflow.workflows.calc import CalcStaticMaker
-        from ssbflow.workflows.surface import SurfaceEnergyMaker
-
-        if member.metal_facet is None:
-            raise InputError("a surface energy needs a facet; the source states none")
-        bulk = resolve_bulk(member.metal, task.metal_structure)
-        check_calculator(calc, {el.symbol for el in bulk.composition}, kw)
-        # the same converged, one-face-at-a-time surface energies as `ssbflow surface`
-        maker = SurfaceEnergyMaker(
-            miller=member.metal_facet,
-            relax_maker=CalcRelaxMaker(
-                name="slab relax", relax_cell=False, calculator_name=calc, calculator_kwargs=kw
-            ),
-            static_maker=CalcStaticMaker(
-                name="bulk reference", calculator_name=calc, calculator_kwargs=kw
-            ),
-            tags=tags,
-        )
-        largest = max(
-            len(s.slab)
-            for t in enumerate_terminations(bulk, maker.miller)
-            for s in termination_series(
-                bulk, maker.miller, t, maker.min_thickness_A, maker.max_thickness_A
-            )
-        )
-        if largest > options.max_atoms:
-            raise InputError(
-                f"the thickest slab has {largest} atoms, more than --max-atoms {options.max_atoms}"
-            )
-        relax = CalcRelaxMaker(
-            name=f"bulk relax {member.metal}",
-            relax_cell=True,
-            calculator_name=calc,
-            calculator_kwargs=kw,
-        ).make(bulk)
-        surface = maker.make(relax.output.structure)
-        flow = Flow([relax, surface], output=surface.output, name=f"reference {task.label}")
-        return flow, f"{member.metal}({format_facet(member.metal_facet)})"
+        return _surface_flow(task, calc, kw, options.max_atoms, tags)
 
     from ssbflow.workflows.adhesion import AdhesionMaker
 
@@ -416,6 +510,87 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
     return maker.make(metal, electrolyte, member.metal, member.electrolyte), used
 
 
+def _surface_flow(
+    task: Task, calc: str, kw: dict[str, Any], max_atoms: int, tags: list[str]
+) -> tuple[Any, str]:
+    """Relax the bulk (and any coexisting phases), then converge the slab series.
+
+    Only the terminations whose outermost-plane chemistry is the row's termination are
+    computed (all of them when the row names none). Slabs are relaxed, or rigid for
+    ``ideal`` rows. The series stops at the thickest slab within ``max_atoms``.
+    """
+    from dataclasses import replace
+
+    from jobflow import Flow
+
+    from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
+    from ssbflow.workflows.surface import SurfaceEnergyMaker
+
+    member = task.member
+    bulk, phases, plan = _surface_plan(task, max_atoms)
+    elements = {el.symbol for el in bulk.composition}
+    for st in phases.values():
+        elements |= {el.symbol for el in st.composition}
+    check_calculator(calc, elements, kw)
+    static = CalcStaticMaker(name="bulk reference", calculator_name=calc, calculator_kwargs=kw)
+    maker = SurfaceEnergyMaker(
+        miller=member.metal_facet,
+        relax_maker=None
+        if task.rigid
+        else CalcRelaxMaker(
+            name="slab relax", relax_cell=False, calculator_name=calc, calculator_kwargs=kw
+        ),
+        static_maker=static,
+        tags=tags,
+    )
+    wanted = bool((task.electrolyte_termination or "").strip())
+    chosen = [t for t, _, _ in plan]
+    cap = maker.max_thickness_A
+    for _, fits, truncated in plan:
+        if truncated:
+            cap = min(cap, fits[-1].thickness_A + 0.05)
+    maker = replace(maker, max_thickness_A=cap)
+    relax = CalcRelaxMaker(
+        name=f"bulk relax {member.metal}",
+        relax_cell=True,
+        calculator_name=calc,
+        calculator_kwargs=kw,
+    ).make(bulk)
+    jobs = [relax]
+    makers = [maker] if not wanted else [replace(maker, termination_index=t.index) for t in chosen]
+    phase_docs = {}
+    for name, st in phases.items():
+        r = CalcRelaxMaker(
+            name=f"coexisting phase {name}",
+            relax_cell=True,
+            calculator_name=calc,
+            calculator_kwargs=kw,
+        ).make(st)
+        jobs.append(r)
+        phase_docs[name] = r.output
+    outputs = []
+    for m in makers:
+        if phase_docs:
+            j = surface_at_coexistence(m, relax.output, phase_docs, dict(task.chemical_potentials))
+        else:
+            j = m.make(relax.output.structure)
+        jobs.append(j)
+        outputs.append(j.output)
+    flow = Flow(jobs, output=outputs, name=f"reference {task.label}")
+    used = f"{member.metal}({format_facet(member.metal_facet)})"
+    if wanted:
+        used += (
+            f" {task.electrolyte_termination}: terminations {', '.join(t.label for t in chosen)}"
+        )
+    if task.rigid:
+        used += ", rigid slabs"
+    if cap < SurfaceEnergyMaker.max_thickness_A:
+        used += f", series capped at {cap:.1f} Å (max atoms {max_atoms})"
+    if task.chemical_potentials:
+        used += ", μ as in " + ", ".join(f"{el}: {ph}" for el, ph in task.chemical_potentials)
+    return flow, used
+
+
 def run_task(
     task: Task,
     options: ReproduceOptions,
@@ -431,9 +606,9 @@ def run_task(
 
     calc = normalize_name(options.calculator)
     start = time.perf_counter()
-    stored = find_stored(settings, task.tag, calc)
-    if stored is not None:
-        return _from_document(task, stored, "reused", time.perf_counter() - start)
+    stored = _stored(settings, task, calc)
+    if stored:
+        return _from_documents(task, stored, "reused", time.perf_counter() - start)
     tags = [*(f"reference:{rid}" for rid in task.row_ids), task.tag, f"calculator:{calc}"]
     try:
         flow, facets_used = _make_flow(task, options, tags)
@@ -459,13 +634,46 @@ def run_task(
             wall_time_s=time.perf_counter() - start,
             facets_used=facets_used,
         )
-    stored = find_stored(settings, task.tag, calc)
-    if stored is None:
+    stored = _stored(settings, task, calc)
+    if not stored:
         raise CalculationError(
             f"the workflow for {task.label} finished but stored no document tagged {task.tag}"
         )
-    result = _from_document(task, stored, "computed", time.perf_counter() - start)
+    result = _from_documents(task, stored, "computed", time.perf_counter() - start)
     result.facets_used = facets_used
+    return result
+
+
+def _stored(settings: SsbflowSettings, task: Task, calc: str) -> list[dict[str, Any]]:
+    """The stored documents of a task: every termination for a surface, else the newest."""
+    if task.kind == "surface":
+        latest: dict[Any, dict[str, Any]] = {}
+        for doc in find_stored_all(settings, task.tag, calc):
+            latest.setdefault(doc.get("termination_index"), doc)  # newest first
+        return list(latest.values())
+    doc = find_stored(settings, task.tag, calc)
+    return [] if doc is None else [doc]
+
+
+def _gamma(doc: dict[str, Any]) -> float | None:
+    value = doc.get(_SURFACE_FIELD)
+    if doc.get("status") == "failed" or value is None or not np.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+def _from_documents(
+    task: Task, docs: list[dict[str, Any]], status: Status, wall: float
+) -> TaskResult:
+    """One task's result from its stored documents (a surface: the lowest-γ termination)."""
+    if len(docs) == 1:
+        result = _from_document(task, docs[0], status, wall)
+    else:
+        done = [d for d in docs if _gamma(d) is not None]
+        best = min(done, key=lambda d: _gamma(d)) if done else docs[0]  # type: ignore[arg-type,return-value]
+        result = _from_document(task, best, status, wall)
+    if task.kind == "surface":
+        result.documents = [_summary_fields(d) for d in docs]
     return result
 
 
@@ -475,8 +683,10 @@ def _summary_fields(doc: dict[str, Any]) -> dict[str, Any]:
     for key, value in doc.items():
         if isinstance(value, bool | int | float | str) or value is None:
             keep[key] = value
-        elif key in ("tags", "products"):
+        elif key in ("tags", "products", "thicknesses_A", "surface_energies_J_per_m2", "n_atoms"):
             keep[key] = list(value)
+        elif key == "chemical_potentials_eV" and isinstance(value, dict):
+            keep[key] = dict(value)
     return keep
 
 
@@ -507,6 +717,8 @@ def extract_value(row: ReferenceRow, result: TaskResult) -> tuple[float | None, 
     if result.status not in ("computed", "reused"):
         return None, result.reason
     assert result.document is not None
+    if row.quantity == "surface_energy" and result.documents:
+        return _surface_value(row, result.documents)
     if row.quantity == "surface_energy":
         key = _SURFACE_FIELD
     elif row.quantity in _STABILITY_FIELDS:
@@ -521,13 +733,37 @@ def extract_value(row: ReferenceRow, result: TaskResult) -> tuple[float | None, 
     return float(value), None
 
 
+def _surface_value(
+    row: ReferenceRow, docs: list[dict[str, Any]]
+) -> tuple[float | None, str | None]:
+    """Lowest γ among the terminations the row names (all terminations when it names none)."""
+    keep = match_terminations(
+        [str(d.get("termination_chemistry", "")) for d in docs], row.electrolyte_termination
+    )
+    docs = [docs[i] for i in keep]
+    if not docs:
+        return None, f"no computed {row.electrolyte_termination} termination"
+    values = [g for g in (_gamma(d) for d in docs) if g is not None]
+    if not values:
+        reasons = "; ".join(str(d.get("failure_reason") or "no γ") for d in docs)
+        return None, f"no termination gave a surface energy: {reasons}"
+    return min(values), None
+
+
 # -- assembling -------------------------------------------------------------------------------
 
 
-def comparison_label(calculator: str, calculator_kwargs: dict[str, Any], source_lot: str) -> str:
-    """'ML potential (chgnet) vs. published DFT (...)' style label for one row."""
-    computed = level_of_theory(calculator, calculator_kwargs)
-    return f"{computed} vs. published {source_lot}"
+def comparison_label(
+    calculator: str,
+    calculator_kwargs: dict[str, Any],
+    source_lot: str,
+    provenance: str = "published",
+    rigid: bool = False,
+) -> str:
+    """'ML potential (chgnet) vs. published DFT (...)' style label for one row
+    ('... vs. project value ...' for the project's own numbers)."""
+    computed = level_of_theory(calculator, calculator_kwargs) + (", rigid slabs" if rigid else "")
+    return f"{computed} vs. {provenance} {source_lot}"
 
 
 def _comparison_note(calculator: str, is_ml: bool) -> str:
@@ -563,14 +799,21 @@ def assemble(
     for row in rows:
         members = row.members()
         member_results = [by_member[(row.id, m.label)] for m in members]
+        rigid = row.quantity == "surface_energy" and (
+            options.rigid_slabs or row.relaxation == "ideal"
+        )
+        lot = computed_lot + (", rigid slabs" if rigid else "")
         common = {
             "id": row.id,
             "kind": row.kind,
             "quantity": row.quantity,
             "unit": row.unit,
             "source_level_of_theory": row.level_of_theory,
-            "computed_level_of_theory": computed_lot,
-            "comparison": comparison_label(calc, options.calculator_kwargs, row.level_of_theory),
+            "computed_level_of_theory": lot,
+            "comparison": comparison_label(
+                calc, options.calculator_kwargs, row.level_of_theory, row.provenance, rigid
+            ),
+            "provenance": row.provenance,
             "definition": row.definition,
             "source": row.source,
             "facets_used": [r.facets_used for r in member_results if r.facets_used],
@@ -655,6 +898,7 @@ def assemble(
         is_ml_potential=is_ml,
         comparison_note=_comparison_note(calc, is_ml),
         max_atoms=options.max_atoms,
+        rigid_slabs=options.rigid_slabs,
         reference_file=reference_file,
         entries=entries,
         systems=[results[t.tag] for t in tasks],
@@ -718,6 +962,23 @@ def summarize(entries: Sequence[EntryResult], systems: Sequence[TaskResult]) -> 
             "max_abs_error": stats.max_abs_error,
             "mean_signed_error": stats.mean_signed_error,
         }
+    by_group: dict[str, dict[str, float | int | str]] = {}
+    groups: dict[tuple[str, str, str], list[EntryResult]] = {}
+    for e in done:
+        groups.setdefault((e.unit, e.provenance, e.source_level_of_theory), []).append(e)
+    for (unit, provenance, lot), group in sorted(groups.items()):
+        stats = parity_statistics([float(e.published) for e in group], [e.computed for e in group])  # type: ignore[misc]
+        by_group[f"{unit} | {provenance} | {lot}"] = {
+            "unit": unit,
+            "provenance": provenance,
+            "published_level_of_theory": lot,
+            "ids": ", ".join(e.id for e in group),
+            "n": stats.n,
+            "mae": stats.mae,
+            "rmse": stats.rmse,
+            "max_abs_error": stats.max_abs_error,
+            "mean_signed_error": stats.mean_signed_error,
+        }
     headline = (
         "J/m^2" if "J/m^2" in by_unit else (next(iter(by_unit)) if len(by_unit) == 1 else None)
     )
@@ -733,6 +994,7 @@ def summarize(entries: Sequence[EntryResult], systems: Sequence[TaskResult]) -> 
         n_numeric=len(done),
         n_numeric_total=len(numeric),
         by_unit=by_unit,
+        by_group=by_group,
         orderings_passed=sum(e.status == "passed" for e in evaluated),
         orderings_total=len(evaluated),
         orderings_not_evaluated=len(orderings) - len(evaluated),
@@ -785,6 +1047,238 @@ def reproduce(
     return assemble(rows, tasks, results, options, reference_file, time.perf_counter() - start)
 
 
+def match_terminations(chemistries: Sequence[str], wanted: str | None) -> list[int]:
+    """Indices of the terminations a source's termination name refers to.
+
+    ``wanted`` such as ``"La-terminated"``: the terminations whose outermost plane is
+    exactly that (``La-terminated``) when there are any; otherwise those whose outermost
+    plane holds every named element (``La+Li+O-terminated``), since a source's
+    "La-terminated" usually names the outermost cation. No name: every termination.
+    """
+    if not (wanted or "").strip():
+        return list(range(len(chemistries)))
+
+    def elements(text: str) -> set[str]:
+        return {e for e in text.strip().lower().removesuffix("-terminated").split("+") if e}
+
+    want = elements(wanted or "")
+    exact = [i for i, c in enumerate(chemistries) if elements(c) == want]
+    if exact:
+        return exact
+    return [i for i, c in enumerate(chemistries) if want <= elements(c)]
+
+
+# -- VASP inputs for HPC ---------------------------------------------------------------------
+
+
+def _surface_plan(
+    task: Task, max_atoms: int
+) -> tuple[Any, dict[str, Any], list[tuple[Any, list[Any], bool]]]:
+    """Bulk, coexisting phases and (termination, slab series within max_atoms, whether
+    max_atoms cut the series short) of a task.
+
+    Only the terminations whose outermost-plane chemistry is the task's termination (all
+    when it names none); polar terminations are left out (their γ is undefined).
+
+    Raises
+    ------
+    InputError
+        No facet, no such termination, or fewer than two slabs within ``max_atoms``.
+    """
+    from ssbflow.structures.slabs import enumerate_terminations, termination_series
+    from ssbflow.workflows.surface import SurfaceEnergyMaker, spaced_series
+
+    member = task.member
+    if member.metal_facet is None:
+        raise InputError("a surface energy needs a facet; the source states none")
+    bulk = resolve_bulk(member.metal, task.metal_structure)
+    phases = {phase: resolve_bulk(phase, None) for _, phase in task.chemical_potentials}
+    defaults = SurfaceEnergyMaker()
+    terms = enumerate_terminations(bulk, member.metal_facet)
+    chosen = [
+        terms[i]
+        for i in match_terminations([t.chemistry for t in terms], task.electrolyte_termination)
+    ]
+    if not chosen:
+        raise InputError(
+            f"{member.label} has no {task.electrolyte_termination} termination; its "
+            f"terminations are {', '.join(t.label for t in terms)}"
+        )
+    plan = []
+    for t in chosen:
+        if t.polar:
+            continue
+        series = spaced_series(
+            termination_series(
+                bulk,
+                member.metal_facet,
+                t,
+                defaults.min_thickness_A,
+                defaults.max_thickness_A,
+                defaults.vacuum_A,
+            ),
+            defaults.thickness_step_A,
+        )
+        fits = [s for s in series if len(s.slab) <= max_atoms]
+        if len(fits) < 2:
+            raise InputError(
+                f"the two thinnest {member.label} {t.label} slabs have "
+                f"{len(series[0].slab)} and {len(series[1].slab)} atoms; more than "
+                f"--max-atoms {max_atoms}"
+            )
+        plan.append((t, fits, len(fits) < len(series)))
+    if not plan:
+        raise InputError(
+            f"every matching termination of {member.label} is polar (no slab with that face "
+            f"on both sides exists), so its surface energy is undefined: "
+            f"{', '.join(t.label for t in chosen)}"
+        )
+    return bulk, phases, plan
+
+
+def write_vasp_inputs(
+    rows: Sequence[ReferenceRow],
+    out_dir: Path,
+    max_atoms: int = 200,
+    kpoint_spacing_per_A: float = 0.22,
+) -> list[Path]:
+    """Write VASP inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec) for the surface rows.
+
+    For HPC users who run the published level of theory themselves. Per surface system:
+    ``bulk/`` (cell relaxation, `ssbflow.workflows.vasp.vasp_bulk_relax_maker`),
+    ``phases/<name>/`` for the phases that fix μ by coexistence (cell relaxations), and
+    ``slabs/<termination>_<thickness>A/`` for the slab series of each termination the row
+    names (fixed-cell relaxations, ``vasp_slab_relax_maker``; single points,
+    ``vasp_static_maker``, for ``ideal`` rows), at most ``max_atoms`` atoms each.
+    When ssbflow cannot build a row's slabs (a polar termination, too few symmetric slabs)
+    the bulk and phase inputs are still written and ``slabs_not_built`` gives the reason.
+    ``manifest.json`` lists every folder with the slab area, thickness and composition, and
+    the formula γ = (E_slab − Σ_i N_i μ_i)/(2A). The slabs are cut from the library bulk:
+    recut them from the VASP-relaxed bulk when its lattice differs noticeably. POTCARs are
+    not shipped: ``POTCAR.spec`` names them (pymatgen's PBE choice).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders written, then the manifest.
+
+    Raises
+    ------
+    InputError
+        No surface row is selected, or no system can be built as its row describes
+        (those that cannot are listed with the reason under ``skipped`` in the manifest).
+    """
+    from ssbflow.workflows.vasp import (
+        vasp_bulk_relax_maker,
+        vasp_slab_relax_maker,
+        vasp_static_maker,
+    )
+
+    k = kpoint_spacing_per_A
+    bulk_set = vasp_bulk_relax_maker(k).input_set_generator
+
+    tasks = [
+        t for t in build_tasks(rows, ReproduceOptions(max_atoms=max_atoms)) if t.kind == "surface"
+    ]
+    if not tasks:
+        raise InputError("VASP inputs are written for surface_energy rows; none is selected")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    manifest: dict[str, Any] = {
+        "formula": "gamma_J_per_m2 = (E_slab_eV - sum_i N_i mu_i_eV) / (2 * area_A2) * 16.0218",
+        "chemical_potentials": "coexistence: solve sum_j n_ij mu_j = E_i for the bulk and each "
+        "phase (energies per cell from the relaxed bulk/ and phases/ runs); without phases "
+        "every slab is stoichiometric and mu_i is the bulk energy per atom",
+        "kpoint_spacing_per_A": kpoint_spacing_per_A,
+        "systems": [],
+        "skipped": [],
+    }
+
+    def emit(generator: Any, structure: Any, where: Path) -> None:
+        generator.get_input_set(structure, potcar_spec=True).write_input(where)
+        written.append(where)
+
+    for task in tasks:
+        no_slabs = None
+        try:
+            bulk, phases, plan = _surface_plan(task, max_atoms)
+        except InputError as exc:
+            # the bulk and phase references are still worth writing; the slabs are not built
+            no_slabs = str(exc)
+            try:
+                bulk = resolve_bulk(task.member.metal, task.metal_structure)
+                phases = {ph: resolve_bulk(ph, None) for _, ph in task.chemical_potentials}
+            except InputError as exc2:
+                manifest["skipped"].append(
+                    {"system": task.label, "rows": task.row_ids, "reason": str(exc2)}
+                )
+                continue
+            plan = []
+        name = "".join(c if c.isalnum() else "_" for c in task.label).strip("_")
+        if task.electrolyte_termination:
+            name += "_" + task.electrolyte_termination.replace("-terminated", "")
+        root = out_dir / name
+        emit(bulk_set, bulk, root / "bulk")
+        slab_set = (
+            vasp_static_maker(k) if task.rigid else vasp_slab_relax_maker(k)
+        ).input_set_generator
+        for phase, st in phases.items():
+            emit(
+                bulk_set,
+                st,
+                root / "phases" / phase,
+            )
+        slabs = []
+        for term, series, _ in plan:
+            for s in series:
+                folder = (
+                    root
+                    / "slabs"
+                    / (f"{term.label.replace(':', '_').replace('+', '')}_{s.thickness_A:.1f}A")
+                )
+                emit(
+                    slab_set,
+                    s.slab,
+                    folder,
+                )
+                slabs.append(
+                    {
+                        "folder": str(folder.relative_to(out_dir)),
+                        "termination": term.label,
+                        "thickness_A": s.thickness_A,
+                        "area_A2": s.area_A2,
+                        "n_atoms": len(s.slab),
+                        "composition": {el.symbol: int(n) for el, n in s.slab.composition.items()},
+                        "stoichiometric": s.stoichiometric,
+                    }
+                )
+        manifest["systems"].append(
+            {
+                "system": task.label,
+                "rows": task.row_ids,
+                "termination": task.electrolyte_termination,
+                "rigid_slabs": task.rigid,
+                "bulk": str((root / "bulk").relative_to(out_dir)),
+                "bulk_composition": {el.symbol: int(n) for el, n in bulk.composition.items()},
+                "coexisting_phases": {
+                    el: str((root / "phases" / ph).relative_to(out_dir))
+                    for el, ph in task.chemical_potentials
+                },
+                "slabs": slabs,
+                "slabs_not_built": no_slabs,
+            }
+        )
+    if not manifest["systems"]:
+        raise InputError(
+            "no VASP inputs written: "
+            + "; ".join(f"{s['system']}: {s['reason']}" for s in manifest["skipped"])
+        )
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2))
+    written.append(path)
+    return written
+
+
 # -- the report ----------------------------------------------------------------------------------
 
 
@@ -815,7 +1309,8 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
         "# ssbflow reproduce: computed vs. published",
         "",
         f"- Calculator: **{result.calculator}** — level of theory: **{result.level_of_theory}**",
-        f"- Reference file: `{result.reference_file}`; max atoms per structure: {result.max_atoms}",
+        f"- Reference file: `{result.reference_file}`; max atoms per structure: {result.max_atoms}"
+        + ("; rigid (unrelaxed) slabs for every surface row" if result.rigid_slabs else ""),
         f"- Systems: {s.n_systems} ({s.n_systems_reused} reused from the store, "
         f"{s.n_systems_failed} failed, {s.n_systems_not_reproducible} not reproducible); "
         f"wall time {result.wall_time_s:.1f} s",
@@ -836,6 +1331,20 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
                 f"| {unit} | {st['n']} | {_fmt(st['mae'])} | {_fmt(st['rmse'])} | "
                 f"{_fmt(st['max_abs_error'])} | {_fmt(st['mean_signed_error'])} |"
             )
+        lines += [
+            "",
+            f"By reference group (computed: {result.level_of_theory}; a project value is "
+            "ssbflow's own earlier number, not a published one):",
+            "",
+            "| unit | reference | published level of theory | rows | n | MAE | RMSE | max abs error |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for st in s.by_group.values():
+            lines.append(
+                f"| {st['unit']} | {st['provenance']} | {_md_escape(str(st['published_level_of_theory']))} "
+                f"| {st['ids']} | {st['n']} | {_fmt(st['mae'])} | {_fmt(st['rmse'])} | "  # type: ignore[arg-type]
+                f"{_fmt(st['max_abs_error'])} |"  # type: ignore[arg-type]
+            )
     else:
         lines.append(
             f"No numeric row was computed ({s.n_numeric_total} numeric rows selected): "
@@ -852,9 +1361,9 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
         lines += [
             "## Numeric rows",
             "",
-            "| id | quantity | published | computed | difference | rel. difference | status "
-            "| level of theory (computed vs. published) | source |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| id | quantity | reference | computed | difference | rel. difference | status "
+            "| level of theory (computed vs. reference) | reference kind | source |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for e in numeric:
             rel = "—" if e.relative_difference is None else f"{100 * e.relative_difference:+.1f} %"
@@ -863,7 +1372,7 @@ def write_report(result: ReproduceResult, report_dir: Path) -> list[Path]:
             lines.append(
                 f"| {e.id} | {e.quantity} ({e.unit}) | {_fmt(float(e.published))} | "
                 f"{_fmt(computed)} | {_fmt(e.difference)} | {rel} | {status} | "
-                f"{_md_escape(e.comparison)} | {_md_escape(e.source)} |"
+                f"{_md_escape(e.comparison)} | {e.provenance} | {_md_escape(e.source)} |"
             )
         lines.append("")
         done = [e for e in numeric if isinstance(e.computed, float)]

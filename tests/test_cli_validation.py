@@ -77,6 +77,13 @@ BAD_INPUTS: list[tuple[str, list[str], dict[str, str], str, str | None]] = [
     ("analyze-temperature-1e9", ["diffusion-analyze", "t1.xyz", "t2.xyz", "--species", "Cu", "--temperatures", "600 1e9"], {}, "10000 K", "--temperatures"),
     ("phonons-supercell-nan", ["phonons", "cu.cif", *EMT, "--supercell-min-length", "nan"], {}, "finite", "--supercell-min-length"),
     ("adhesion-max-strain-nan", ["adhesion", *ADH, "--max-strain", "nan"], {}, "finite", "--max-strain"),
+    # DFT refinement options (issue 12), refused before the ML study starts
+    ("adhesion-refine-unknown", ["adhesion", *ADH, "--refine", "castep"], {}, "unknown refinement 'castep'; valid forms: gpaw, gpaw:fast", "--refine"),
+    ("adhesion-refine-bad-preset", ["adhesion", *ADH, "--refine", "gpaw:ultra"], {}, "unknown GPAW preset 'ultra'", "--refine"),
+    ("submit-adhesion-refine-unknown", ["submit", "adhesion", *ADH, "--refine", "vasp-gpu"], {}, "unknown refinement 'vasp-gpu'", "--refine"),
+    ("adhesion-refine-top-alone", ["adhesion", *ADH, "--refine-top", "1"], {}, "--refine-top needs --refine", "--refine-top"),
+    ("adhesion-refine-relax-alone", ["adhesion", *ADH, "--refine-relax"], {}, "--refine-relax needs --refine", "--refine-relax"),
+    ("adhesion-refine-top-above-n-relax", ["adhesion", *ADH, "--refine", "gpaw", "--refine-top", "3"], {}, "--refine-top 3 is more than --n-relax 2", "--refine-top"),
     # 5. calculators that are not ASE calculators, refused up front (also in submit)
     ("calculator-not-ase", ["phonons", "cu.cif", "--calculator", "collections:OrderedDict"], {}, "not an ASE calculator", "--calculator"),
     ("submit-calculator-not-ase", ["submit", "phonons", "cu.cif", "--calculator", "collections:OrderedDict"], {}, "not an ASE calculator", "--calculator"),

@@ -13,9 +13,12 @@ from ssbflow.reference import (
     CSV_COLUMNS,
     KNOWN_UNITS,
     QUANTITY_UNITS,
+    ReferenceRow,
     default_reference_path,
     default_wanted_path,
+    load_default_reference,
     load_reference_set,
+    parse_chemical_potentials,
     parse_claim,
     parse_facet,
     parse_products_claim,
@@ -158,6 +161,11 @@ def _good_row(**overrides) -> dict:
         ({"value": ""}, "needs a value"),
         ({"verification": "quoted by another work"}, "quoted_by"),
         ({"kind": "ordering"}, "needs a claim"),
+        ({"chemical_potentials": "Li=Li2O"}, "surface_energy rows only"),
+        ({"quantity": "surface_energy", "chemical_potentials": "Li:Li2O"}, "'Element=Phase'"),
+        ({"quantity": "surface_energy", "chemical_potentials": "Xx=Li2O"}, "'Element=Phase'"),
+        ({"quantity": "surface_energy", "chemical_potentials": "Li=Li2O; Li=Li"}, "Li twice"),
+        ({"quantity": "surface_energy", "metal": "", "electrolyte_facet": ""}, "needs its facet"),
     ],
 )
 def test_validator_rejects_bad_rows(tmp_path, override, message):
@@ -217,3 +225,88 @@ def test_parse_products_claim(text, expected):
 def test_bad_products_claims(bad):
     with pytest.raises(ValueError, match="products claim"):
         parse_products_claim(bad)
+
+
+def test_doi_required_except_for_project_values(tmp_path):
+    path = _write(tmp_path, [_good_row(doi="", verification="computed by this project")])
+    (row,) = load_reference_set(path)
+    assert row.doi is None and row.is_project_value and row.provenance == "project value"
+    assert "doi" not in row.source
+    with pytest.raises(InputError, match="DOI is missing"):
+        load_reference_set(_write(tmp_path, [_good_row(doi="")]))
+
+
+def test_chemical_potentials_column_is_optional(tmp_path):
+    """Files written before the column existed still load (every row blank)."""
+    path = tmp_path / "old.csv"
+    columns = [c for c in CSV_COLUMNS if c != "chemical_potentials"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerow({c: _good_row().get(c, "") for c in columns})
+    (row,) = load_reference_set(path)
+    assert row.chemical_potentials is None and row.chemical_potential_phases == {}
+
+
+def test_parse_chemical_potentials():
+    assert parse_chemical_potentials(" Li=Li2O; La = La2O3;Zr=Zr ") == {
+        "Li": "Li2O",
+        "La": "La2O3",
+        "Zr": "Zr",
+    }
+    assert parse_chemical_potentials(None) == {}
+
+
+def test_surface_row_on_an_electrolyte_is_that_material():
+    row = ReferenceRow.model_validate(
+        _good_row(
+            quantity="surface_energy",
+            metal="",
+            metal_structure="",
+            metal_facet="",
+            electrolyte="LLZO",
+            electrolyte_facet="010",
+            electrolyte_termination="Li-terminated",
+            chemical_potentials="Li=Li2O; La=La2O3; Zr=Zr",
+        )
+    )
+    (member,) = row.members()
+    assert (member.metal, member.metal_facet, member.electrolyte) == ("LLZO", (0, 1, 0), None)
+    assert member.label == "LLZO(010)"
+
+
+def test_llzo_surface_energy_rows():
+    """Canepa et al. 2018 (shared/reference SE-01..03): tetragonal LLZO, reducing μ."""
+    rows = {r.id: r for r in load_reference_set()}
+    expected = {
+        "CAN18-SE-010-LI": ((0, 1, 0), "Li-terminated", 0.87),
+        "CAN18-SE-110-LA": ((1, 1, 0), "La-terminated", 0.98),
+        "CAN18-SE-110-O": ((1, 1, 0), "O-terminated", 0.99),
+    }
+    for rid, (facet, termination, value) in expected.items():
+        row = rows[rid]
+        assert row.members()[0].metal == "LLZO" and row.members()[0].metal_facet == facet
+        assert (row.electrolyte_termination, row.value, row.unit) == (termination, value, "J/m^2")
+        assert row.chemical_potential_phases == {"Li": "Li2O", "La": "La2O3", "Zr": "Zr"}
+        assert row.doi == "10.1021/acs.chemmater.8b00649" and not row.is_project_value
+
+
+def test_project_values_live_in_their_own_file():
+    published = load_default_reference(include_project=False)
+    both = load_default_reference()
+    assert not any(r.is_project_value for r in published)
+    project = both[len(published) :]
+    assert project and all(r.is_project_value for r in project)
+    li = {r.id: r for r in project}["PRJ-GPAW-LI100"]
+    assert (li.value, li.relaxation, li.metal, li.metal_facet) == (0.454, "ideal", "Li", "100")
+    assert "GPAW" in li.level_of_theory and li.doi is None
+    assert "benchmarks/results/dft.md" in li.locator
+
+
+def test_a_project_value_in_the_published_file_is_refused(tmp_path, monkeypatch):
+    import ssbflow.reference as reference
+
+    path = _write(tmp_path, [_good_row(doi="", verification="computed by this project")])
+    monkeypatch.setattr(reference, "default_reference_path", lambda: path)
+    with pytest.raises(InputError, match=re.escape("belongs in project_reference.csv")):
+        load_default_reference()

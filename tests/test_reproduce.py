@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
+from ssbflow.errors import InputError
 from ssbflow.reference import CSV_COLUMNS, load_reference_set
 from ssbflow.reproduce import ReproduceOptions, TaskResult, assemble, build_tasks, write_report
 
@@ -216,9 +217,16 @@ def test_cli_list_human_and_json(run_cli):
     assert code == 0
     data = json.loads(out)
     rows = load_reference_set()
-    assert [e["id"] for e in data["entries"]] == [r.id for r in rows]
+    ids = [e["id"] for e in data["entries"]]
+    # the published set first, then the project's own values, each marked as such
+    assert ids[: len(rows)] == [r.id for r in rows] and "PRJ-GPAW-LI100" in ids[len(rows) :]
     for entry in data["entries"]:
         assert {"id", "published", "unit", "doi", "source", "level_of_theory"} <= set(entry)
+        assert entry["provenance"] == (
+            "project value" if entry["id"] in ids[len(rows) :] else "published"
+        )
+    code, out, _ = run_cli("reproduce", "--list", "--json", "--published-only")
+    assert [e["id"] for e in json.loads(out)["entries"]] == [r.id for r in rows]
 
 
 def test_cli_unknown_id_is_input_error(run_cli):
@@ -401,3 +409,294 @@ def test_reproduce_end_to_end_emt(run_cli, tmp_path, settings):
     }
     assert again["summary"]["mae"] == pytest.approx(s["mae"])
     assert again["summary"]["n_systems_reused"] == 3
+
+
+# -- surface rows: terminations, rigid slabs, chemical potentials, project values -----------
+
+
+def test_coexistence_chemical_potentials_hand_computed():
+    from ssbflow.reproduce import coexistence_chemical_potentials_eV
+
+    # AB (E = -5 eV per AB) with A metal (E = -4 eV per 2 A): μ_A = -2, μ_B = -5 - (-2) = -3
+    mu = coexistence_chemical_potentials_eV({"A": 1, "B": 1}, -5.0, [({"A": 2}, -4.0)])
+    assert mu == pytest.approx({"A": -2.0, "B": -3.0})
+    # LLZO-like: X7Y3Z2O12 with X2O (-6), Y2O3 (-20), Z (-8 per atom) and a bulk energy
+    # built from μ = (X, Y, Z, O) = (-2, -5, -8, -2): the solve returns those μ
+    want = {"X": -2.0, "Y": -5.0, "Z": -8.0, "O": -2.0}
+    bulk = {"X": 7, "Y": 3, "Z": 2, "O": 12}
+    e_bulk = sum(n * want[el] for el, n in bulk.items())
+    phases = [({"X": 2, "O": 1}, -6.0), ({"Y": 2, "O": 3}, -16.0), ({"Z": 1}, -8.0)]
+    assert coexistence_chemical_potentials_eV(bulk, e_bulk, phases) == pytest.approx(want)
+    with pytest.raises(InputError, match="do not fix"):
+        coexistence_chemical_potentials_eV(bulk, e_bulk, phases[:2])
+    with pytest.raises(InputError, match="do not fix"):  # X2O and X4O2: dependent
+        coexistence_chemical_potentials_eV({"X": 2, "O": 1}, -6.0, [({"X": 4, "O": 2}, -12.0)])
+    with pytest.raises(InputError, match="does not contain"):
+        coexistence_chemical_potentials_eV({"A": 1, "B": 1}, -5.0, [({"C": 1}, -1.0)])
+
+
+def test_surface_tasks_keep_termination_rigidity_and_chemical_potentials():
+    from ssbflow.reference import load_default_reference, select_rows
+
+    rows = select_rows(
+        load_default_reference(),
+        ["CAN18-SE-010-LI", "CAN18-SE-110-LA", "CAN18-SE-110-O", "PRJ-GPAW-LI100"],
+    )
+    tasks = {tuple(t.row_ids): t for t in build_tasks(rows, ReproduceOptions())}
+    li = tasks[("PRJ-GPAW-LI100",)]
+    assert li.kind == "surface" and li.rigid and li.label == "Li(100)"
+    la, o = tasks[("CAN18-SE-110-LA",)], tasks[("CAN18-SE-110-O",)]
+    assert la.label == o.label == "LLZO(110)" and la.tag != o.tag  # one termination each
+    assert (la.electrolyte_termination, o.electrolyte_termination) == (
+        "La-terminated",
+        "O-terminated",
+    )
+    assert dict(la.chemical_potentials) == {"Li": "Li2O", "La": "La2O3", "Zr": "Zr"}
+    assert not la.rigid
+    # a relaxed and a rigid surface of the same facet are different tasks
+    relaxed = next(
+        iter(
+            build_tasks([rows[-1].model_copy(update={"relaxation": "relaxed"})], ReproduceOptions())
+        )
+    )
+    assert relaxed.tag != li.tag and not relaxed.rigid
+
+
+def _cu_surface_task(**kw):
+    from ssbflow.reference import ClaimMember
+    from ssbflow.reproduce import Task
+
+    fields = {
+        "kind": "surface",
+        "member": ClaimMember(metal="Cu", metal_facet=(1, 0, 0)),
+        "metal_structure": "fcc",
+        "electrolyte_termination": None,
+        "row_ids": ["X"],
+        "tag": "reference-task:test",
+    }
+    fields.update(kw)
+    return Task(**fields)
+
+
+def test_surface_flow_rigid_capped_and_named_termination():
+    from ssbflow.reproduce import _surface_flow
+
+    flow, used = _surface_flow(_cu_surface_task(relaxation="ideal"), "emt", {}, 200, ["t"])
+    jobs = {j.name for j in flow.jobs}
+    assert "bulk relax Cu" in jobs and "rigid slabs" in used
+    fan = next(j for j in flow.jobs if j.name == "surface energy")
+    maker = fan.jobs[-1].function_args[0]
+    assert maker.relax_maker is None and maker.static_maker is not None
+    assert maker.max_thickness_A == 25.0  # nothing capped below 200 atoms
+
+    # Cu(100), a = 3.61 Å: one atom per plane, planes 1.805 Å apart; the series (2.5 Å
+    # steps) is 5, 7, 9, ... atoms at 7.22, 10.83, 14.44, ... Å; 8 atoms stop it at 10.83 Å
+    flow, used = _surface_flow(_cu_surface_task(), "emt", {}, 8, ["t"])
+    fan = next(j for j in flow.jobs if j.name == "surface energy")
+    maker = fan.jobs[-1].function_args[0]
+    assert maker.relax_maker is not None and "capped" in used
+    assert maker.max_thickness_A == pytest.approx(3 * 3.61 + 0.05, abs=0.01)
+    with pytest.raises(InputError, match="two thinnest"):
+        _surface_flow(_cu_surface_task(), "emt", {}, 5, ["t"])
+
+    # a named termination runs only that termination; one the facet lacks is refused
+    flow, used = _surface_flow(
+        _cu_surface_task(electrolyte_termination="Cu-terminated"), "emt", {}, 200, ["t"]
+    )
+    fan = next(j for j in flow.jobs if j.name == "surface energy")
+    assert fan.jobs[-1].function_args[0].termination_index == 1
+    with pytest.raises(InputError, match="no O-terminated termination"):
+        _surface_flow(_cu_surface_task(electrolyte_termination="O-terminated"), "emt", {}, 200, [])
+
+
+def test_surface_value_is_the_lowest_gamma_of_the_named_termination(tmp_path):
+    path = write_reference(
+        tmp_path / "ref.csv",
+        [
+            {
+                "id": "S-LI",
+                "kind": "numeric",
+                "quantity": "surface_energy",
+                "metal": "",
+                "electrolyte": "LLZO",
+                "electrolyte_facet": "010",
+                "electrolyte_termination": "Li-terminated",
+                "value": "0.87",
+                "unit": "J/m^2",
+            },
+            {
+                "id": "S-PRJ",
+                "kind": "numeric",
+                "quantity": "surface_energy",
+                "relaxation": "ideal",
+                "metal": "Li",
+                "metal_facet": "100",
+                "value": "0.454",
+                "unit": "J/m^2",
+                "doi": "",
+                "verification": "computed by this project",
+                "level_of_theory": "DFT (GPAW, PBE) fast",
+            },
+        ],
+    )
+    rows = load_reference_set(path)
+    options = ReproduceOptions(calculator="chgnet")
+    tasks = build_tasks(rows, options)
+    docs = {
+        "LLZO(010)": [
+            {"termination_chemistry": "Li-terminated", "surface_energy_J_per_m2": 1.10},
+            {"termination_chemistry": "Li-terminated", "surface_energy_J_per_m2": 0.95},
+            {"termination_chemistry": "O-terminated", "surface_energy_J_per_m2": 0.50},
+            {"termination_chemistry": "Li-terminated", "status": "failed", "failure_reason": "x"},
+        ],
+        "Li(100)": [{"termination_chemistry": "Li-terminated", "surface_energy_J_per_m2": 0.474}],
+    }
+    results = {
+        t.tag: TaskResult(
+            label=t.label,
+            kind=t.kind,
+            tag=t.tag,
+            status="computed",
+            document=docs[t.label][0],
+            documents=docs[t.label],
+        )
+        for t in tasks
+    }
+    result = assemble(rows, tasks, results, options, str(path), wall_time_s=1.0)
+    by_id = {e.id: e for e in result.entries}
+    # the O-terminated face (0.50) is lower but not the row's termination
+    assert by_id["S-LI"].computed == pytest.approx(0.95)
+    assert by_id["S-LI"].difference == pytest.approx(0.08)
+    assert by_id["S-PRJ"].computed == pytest.approx(0.474)
+    assert by_id["S-PRJ"].provenance == "project value"
+    assert by_id["S-LI"].provenance == "published"
+    s = result.summary
+    assert s.mae == pytest.approx((0.08 + 0.02) / 2)
+    groups = {g["provenance"]: g for g in s.by_group.values()}
+    assert groups["project value"]["mae"] == pytest.approx(0.02)
+    assert groups["published"]["mae"] == pytest.approx(0.08)
+    assert groups["project value"]["published_level_of_theory"] == "DFT (GPAW, PBE) fast"
+    write_report(result, tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| J/m^2 | project value | DFT (GPAW, PBE) fast | S-PRJ | 1 | 0.020 |" in md
+    assert "| S-PRJ |" in md and "project value" in md
+
+    # no computed Li-terminated face: the reason says so
+    only_o = {
+        t.tag: results[t.tag].model_copy(update={"documents": docs["LLZO(010)"][2:3]})
+        for t in tasks
+    }
+    again = assemble(rows, tasks, only_o, options, str(path), wall_time_s=1.0)
+    li_row = next(e for e in again.entries if e.id == "S-LI")
+    assert li_row.computed is None and "no computed Li-terminated" in li_row.reason
+
+
+def test_write_vasp_inputs_for_surface_rows(run_cli, tmp_path):
+    """Rigid Li(100) gets single-point slab inputs, Li2O(111) at μ_Li = Li metal relaxations,
+    a coexisting-phase folder and a manifest that fixes γ's bookkeeping."""
+    from pymatgen.io.vasp import Incar, Kpoints, Poscar
+
+    path = write_reference(
+        tmp_path / "ref.csv",
+        [
+            {
+                "id": "V-LI",
+                "kind": "numeric",
+                "quantity": "surface_energy",
+                "relaxation": "ideal",
+                "metal": "Li",
+                "metal_facet": "100",
+                "value": "0.45",
+                "unit": "J/m^2",
+            },
+            {
+                "id": "V-LI2O",
+                "kind": "numeric",
+                "quantity": "surface_energy",
+                "metal": "",
+                "electrolyte": "Li2O",
+                "electrolyte_facet": "111",
+                "chemical_potentials": "Li=Li",
+                "value": "0.5",
+                "unit": "J/m^2",
+            },
+            {
+                "id": "V-NOSLAB",
+                "kind": "numeric",
+                "quantity": "surface_energy",
+                "metal": "Cu",
+                "metal_structure": "fcc",
+                "metal_facet": "100",
+                "electrolyte_termination": "O-terminated",
+                "value": "1.0",
+                "unit": "J/m^2",
+            },
+            {
+                "id": "V-ADH",
+                "kind": "numeric",
+                "quantity": "work_of_adhesion",
+                "metal": "Li",
+                "metal_facet": "100",
+                "electrolyte": "Li2O",
+                "electrolyte_facet": "111",
+                "value": "0.5",
+                "unit": "J/m^2",
+            },
+        ],
+    )
+    out = tmp_path / "vasp"
+    code, _, err = run_cli(
+        "reproduce", "--reference", path, "--write-vasp-inputs", out, "--max-atoms", "60", "--json"
+    )
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    systems = {s["system"]: s for s in manifest["systems"]}
+    # the adhesion row is not a surface row
+    assert set(systems) == {"Li(100)", "Li2O(111)", "Cu(100)"}
+    # Cu(100) has no O-terminated face: its bulk inputs are written, its slabs not, and why
+    cu = systems["Cu(100)"]
+    assert cu["slabs"] == [] and "no O-terminated termination" in cu["slabs_not_built"]
+    assert (out / cu["bulk"] / "INCAR").is_file()
+
+    li = systems["Li(100)"]
+    assert li["rigid_slabs"] and li["bulk_composition"] == {"Li": 2}
+    assert all(s["n_atoms"] <= 60 for s in li["slabs"]) and len(li["slabs"]) >= 3
+    slab = out / li["slabs"][0]["folder"]
+    incar = Incar.from_file(slab / "INCAR")
+    # rigid: single point (NSW 0, IBRION -1), fixed cell, PBE 520 eV
+    # (pymatgen leaves IBRION and ISIF out at NSW = 0: VASP's defaults -1 and 2)
+    assert (incar["NSW"], incar.get("IBRION", -1), incar.get("ISIF", 2)) == (0, -1, 2)
+    assert incar["ENCUT"] == 520 and incar["GGA"].upper() == "PE"
+    kpts = Kpoints.from_file(slab / "KPOINTS")
+    # a = 3.51 Å in-plane: ceil(2π/3.51/0.22) = 9; one k-point along the surface normal
+    assert list(kpts.kpts[0]) == [9, 9, 1]
+    assert (slab / "POTCAR.spec").read_text().split() == ["Li_sv"]
+    assert len(Poscar.from_file(slab / "POSCAR").structure) == li["slabs"][0]["n_atoms"]
+    bulk_incar = Incar.from_file(out / li["bulk"] / "INCAR")
+    assert (bulk_incar["ISIF"], bulk_incar["IBRION"]) == (3, 2)
+    # bulk cubic cell a = 3.51 Å: 9 k-points along every axis
+    assert list(Kpoints.from_file(out / li["bulk"] / "KPOINTS").kpts[0]) == [9, 9, 9]
+
+    li2o = systems["Li2O(111)"]
+    assert li2o["coexisting_phases"] == {"Li": "Li2O_111/phases/Li"}
+    assert (out / "Li2O_111/phases/Li/INCAR").is_file()
+    relaxed = Incar.from_file(out / li2o["slabs"][0]["folder"] / "INCAR")
+    assert (relaxed["NSW"], relaxed["IBRION"], relaxed["ISIF"]) == (200, 2, 2)
+    assert "16.0218" in manifest["formula"]
+    assert manifest["skipped"] == [] and li["slabs_not_built"] is None
+
+    code, _, err = run_cli(
+        "reproduce", "--reference", path, "--only", "V-ADH", "--write-vasp-inputs", out
+    )
+    assert code == 2 and "surface_energy rows" in err
+
+
+def test_match_terminations():
+    from ssbflow.reproduce import match_terminations
+
+    chems = ["Li+O+Zr-terminated", "O-terminated", "La+Li+O-terminated", "La+Li-terminated"]
+    assert match_terminations(chems, "O-terminated") == [1]  # exact beats "holds O"
+    assert match_terminations(chems, "La-terminated") == [2, 3]  # no exact: holds La
+    assert match_terminations(chems, "Zr-terminated") == [0]
+    assert match_terminations(chems, "Cl-terminated") == []
+    assert match_terminations(chems, None) == [0, 1, 2, 3]

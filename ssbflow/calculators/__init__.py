@@ -6,8 +6,16 @@ a FireWorks worker. Names:
 
 ``chgnet`` (default)
     CHGNet universal potential; pretrained weights ship inside the package (offline).
+    ``{"model": "r2scan"}`` selects another shipped model (``CHGNet.load(model_name=...)``:
+    ``0.3.0`` default, ``0.2.0``, ``r2scan``).
 ``sevennet``
     SevenNet universal potential (``pip install ssbflow[sevennet]``); weights ship inside.
+    ``{"model": "7net-l3i5"}`` or ``{"model": "7net-mf-0", "modal": "PBE"}`` select other
+    shipped models (default ``7net-0``).
+
+Short variant names (`resolve_variant`, for commands that compare several potentials):
+``chgnet``, ``chgnet-r2scan``, ``sevennet``, ``sevennet-l3i5``, ``sevennet-mf-0`` (the PBE
+head of the multi-fidelity model), ``gpaw:<preset>``, and every calculator name above.
 ``mace`` / ``matgl`` / any atomate2 ``MLFF`` name
     through atomate2's calculator factory. Their weights are downloaded at run time unless
     a local model file is given, e.g. ``{"model": "/path/to/mace.model"}``.
@@ -78,6 +86,85 @@ def normalize_name(name: str) -> str:
     )
 
 
+#: Models shipped inside the chgnet package (``CHGNet.load(model_name=...)``).
+CHGNET_MODELS = ("0.3.0", "0.2.0", "r2scan")
+#: Default CHGNet model of ``CHGNet.load``.
+CHGNET_DEFAULT_MODEL = "0.3.0"
+#: Modalities (fidelity heads) of SevenNet's multi-fidelity models.
+SEVENNET_MF_MODALS = ("PBE", "R2SCAN")
+
+#: Short variant name -> (calculator name, keyword arguments).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "chgnet": ("chgnet", {}),
+    "chgnet-0.3.0": ("chgnet", {}),
+    "chgnet-r2scan": ("chgnet", {"model": "r2scan"}),
+    "sevennet": ("sevennet", {}),
+    "sevennet-0": ("sevennet", {}),
+    "sevennet-l3i5": ("sevennet", {"model": "7net-l3i5"}),
+    "sevennet-mf-0": ("sevennet", {"model": "7net-mf-0", "modal": "PBE"}),
+}
+
+
+def resolve_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """Normalise a short variant name into ``(calculator name, keyword arguments)``.
+
+    ``chgnet-r2scan`` -> ``("chgnet", {"model": "r2scan"})``, ``sevennet-mf-0`` ->
+    ``("sevennet", {"model": "7net-mf-0", "modal": "PBE"})``, ``gpaw:fast`` ->
+    ``("gpaw", {"preset": "fast"})``; any other calculator name -> ``(name, {})``.
+
+    Raises
+    ------
+    InputError
+        Unknown name (the message lists the variants).
+    """
+    stripped = text.strip()
+    low = stripped.lower()
+    if low in VARIANTS:
+        name, kwargs = VARIANTS[low]
+        return name, dict(kwargs)
+    if low.startswith("gpaw:"):
+        from ssbflow.calculators.dft_gpaw import PRESETS
+
+        preset = low.split(":", 1)[1]
+        if preset not in PRESETS:
+            raise InputError(
+                f"unknown gpaw preset '{preset}' in '{text}'; use gpaw:" + ", gpaw:".join(PRESETS),
+                field="calculator_name",
+            )
+        return "gpaw", {"preset": preset}
+    try:
+        return normalize_name(stripped), {}
+    except InputError as exc:
+        raise InputError(
+            f"unknown calculator '{text}'; use one of {', '.join(VARIANTS)}, gpaw:<preset>, "
+            f"{', '.join(n for n in sorted(_PACKAGES) if n not in VARIANTS)}, or an ASE "
+            "calculator import path such as ase.calculators.emt:EMT",
+            field="calculator_name",
+        ) from exc
+
+
+def variant_label(name: str, kwargs: dict[str, Any] | None = None) -> str:
+    """The short variant name of ``(name, kwargs)`` (inverse of `resolve_variant`).
+
+    Keyword arguments other than the model selection (a device, ...) are ignored; a
+    combination without a short name is written ``name{json kwargs}``.
+    """
+    canonical = normalize_name(name)
+    kwargs = {k: v for k, v in (kwargs or {}).items() if k not in _NON_MODEL_KEYS}
+    for label, (vname, vkwargs) in VARIANTS.items():
+        if vname == canonical and vkwargs == kwargs and label not in {"chgnet-0.3.0", "sevennet-0"}:
+            return label
+    if canonical == "gpaw" and set(kwargs) <= {"preset"}:
+        return f"gpaw:{kwargs.get('preset', 'standard')}"
+    if not kwargs:
+        return canonical
+    return f"{canonical}{json.dumps(kwargs, sort_keys=True)}"
+
+
+#: Keyword arguments that do not change the model (left out of variant labels).
+_NON_MODEL_KEYS = {"use_device", "device", "txt", "blas_threads"}
+
+
 def _import_path(name: str) -> type[Calculator]:
     module_name, _, attr = name.rpartition(":") if ":" in name else name.rpartition(".")
     try:
@@ -142,6 +229,7 @@ def check_calculator(name: str, elements: Iterable[str], kwargs: dict | None = N
 
         check_calculator_class(_import_path(canonical), canonical)
     _check_kwargs(canonical, kwargs)
+    _check_model(canonical, kwargs)
     if canonical == "emt":
         from ase.calculators.emt import parameters
 
@@ -245,11 +333,35 @@ def _check_kwargs(canonical: str, kwargs: dict[str, Any]) -> None:
     check_calculator_kwargs(cls, kwargs, canonical)
 
 
+def _check_model(canonical: str, kwargs: dict[str, Any]) -> None:
+    """Refuse a model name that the package does not ship (offline: no download)."""
+    model = kwargs.get("model")
+    if canonical == "chgnet" and model is not None and str(model) not in CHGNET_MODELS:
+        raise InputError(
+            f"unknown CHGNet model '{model}'; the chgnet package ships {', '.join(CHGNET_MODELS)}",
+            field="calculator_kwargs",
+        )
+    if canonical == "sevennet" and "modal" in kwargs:
+        modal = kwargs["modal"]
+        if "mf" in str(model or "").lower() and str(modal) not in SEVENNET_MF_MODALS:
+            raise InputError(
+                f"unknown SevenNet modal '{modal}' for {model}; use one of "
+                f"{', '.join(SEVENNET_MF_MODALS)} (PBE for PBE-like energies)",
+                field="calculator_kwargs",
+            )
+
+
 def _build(name: str, kwargs: dict[str, Any]) -> Calculator:
     if name == "chgnet":
         from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(**{"use_device": select_device("auto"), **kwargs})
+        kwargs = {"use_device": select_device("auto"), **kwargs}
+        model = kwargs.pop("model", None)
+        if isinstance(model, str):
+            from chgnet.model import CHGNet
+
+            model = CHGNet.load(model_name=model, use_device=kwargs["use_device"])
+        return CHGNetCalculator(model=model, **kwargs)
     if name == "sevennet":
         from sevenn.calculator import SevenNetCalculator
 
@@ -324,7 +436,12 @@ def calculator_provenance(name: str, kwargs: dict[str, Any] | None = None) -> di
         "calculator_kwargs": kwargs,
     }
     if canonical == "chgnet":
-        info["model"] = f"CHGNet {package_version('chgnet')} pretrained weights"
+        name_ = str(kwargs.get("model") or CHGNET_DEFAULT_MODEL)
+        info["model"] = f"CHGNet {name_} pretrained weights (chgnet {package_version('chgnet')})"
+    if canonical == "sevennet":
+        name_ = str(kwargs.get("model") or "7net-0")
+        modal = kwargs.get("modal")
+        info["model"] = f"SevenNet {name_}" + (f", modal {modal}" if modal else "")
     if canonical == "gpaw":
         from ssbflow.calculators.dft_gpaw import gpaw_provenance
 

@@ -2,6 +2,7 @@
 
 from ssbflow.commands import (
     adhesion,
+    calibrate,
     diffusion,
     fw,
     phases,
@@ -11,4 +12,14 @@ from ssbflow.commands import (
     surface,
 )
 
-COMMAND_MODULES = [phases, adhesion, surface, diffusion, phonons, stability, reproduce, fw]
+COMMAND_MODULES = [
+    phases,
+    adhesion,
+    surface,
+    diffusion,
+    phonons,
+    stability,
+    calibrate,
+    reproduce,
+    fw,
+]

@@ -13,6 +13,7 @@ from ssbflow.commands._common import (
     DATA_DIR_OPTION,
     JSON_OPTION,
     emit_json,
+    get_mode,
     load_output,
     load_settings,
     parse_calculator_kwargs,
@@ -69,6 +70,8 @@ def adhesion_summary_json(doc: dict, uuid: str) -> dict:
     out["uuid"] = uuid
     out["metal_miller"] = list(doc.get("metal_miller") or [])
     out["electrolyte_miller"] = list(doc.get("electrolyte_miller") or [])
+    out["headline_level_of_theory"] = doc.get("headline_level_of_theory")
+    out["refinement"] = doc.get("refinement")
     out["candidates"] = [
         {
             k: c.get(k)
@@ -104,9 +107,72 @@ def adhesion_summary_json(doc: dict, uuid: str) -> dict:
     return out
 
 
+#: (column title, key of RefinedNumbers, digits) of the ML-vs-DFT table.
+_REFINED_COLUMNS = (
+    ("W_ad (J/m²)", "work_of_adhesion_J_per_m2", 3),
+    ("γ_face (J/m²)", "electrolyte_surface_energy_J_per_m2", 3),
+    ("γ_metal (J/m²)", "metal_surface_energy_J_per_m2", 3),
+    ("γ_int (J/m²)", "interface_energy_J_per_m2", 3),
+    ("θ (deg)", "contact_angle_deg", 1),
+)
+
+
+def _print_refinement(console: Console, block: dict) -> None:
+    """ML and DFT side by side for each refined candidate, and the DFT surface series."""
+    what = "DFT relaxation from the ML geometry" if block.get("relaxed") else "DFT single points"
+    ml_level = block.get("ml_level_of_theory") or "ML"
+    table = Table(
+        title=f"DFT refinement of the top {block.get('top_k')} ML candidates: "
+        f"{block.get('level_of_theory')} ({what}) beside {ml_level}"
+    )
+    table.add_column("candidate")
+    table.add_column("level")
+    for title, _key, _digits in _REFINED_COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("wetting")
+    table.add_column("status / note")
+    for c in block.get("candidates") or []:
+        rank = f" (ML #{c['ml_rank']})" if c.get("ml_rank") else ""
+        for level, numbers, note in (
+            ("ML", c.get("ml") or {}, ""),
+            ("DFT", c.get("dft") or {}, c.get("failure_reason") or "; ".join(c.get("notes") or [])),
+        ):
+            table.add_row(
+                f"{c['label']}{rank}" if level == "ML" else "",
+                level,
+                *(_fmt(numbers.get(key), digits) for _t, key, digits in _REFINED_COLUMNS),
+                str(numbers.get("wetting") or "—"),
+                (c.get("status") or "") if level == "ML" else note,
+            )
+    console.print(table)
+    series = block.get("surface_series") or []
+    if series:
+        st = Table(title="surface energies: DFT single points of the ML slabs (J/m²)")
+        for col in ("face", "thickness (Å)", "γ ML", "γ DFT", "DFT converged", "note"):
+            st.add_column(col)
+        for s in series:
+            st.add_row(
+                s.get("face") if s.get("face") == "metal" else f"electrolyte {s.get('face')}",
+                ", ".join(f"{t:.1f}" for t in s.get("thicknesses_A") or []),
+                ", ".join(_fmt(g) for g in s.get("ml_surface_energies_J_per_m2") or []),
+                ", ".join(_fmt(g) for g in s.get("dft_surface_energies_J_per_m2") or []),
+                str(s.get("dft_converged")),
+                s.get("failure_reason") or "",
+            )
+        console.print(st)
+    console.print(
+        f"DFT work: {block.get('n_dft_single_points', 0)} single points, "
+        f"{block.get('n_dft_relaxation_steps', 0)} relaxation steps"
+    )
+
+
 def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
     console = Console()
-    table = Table(title=f"{doc['system']} adhesion ({doc['calculator']})")
+    level = doc.get("headline_level_of_theory")
+    title = f"{doc['system']} adhesion ({doc['calculator']})"
+    if doc.get("refinement"):
+        title = f"{doc['system']} adhesion, headline at the {level or '—'} level"
+    table = Table(title=title)
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_column("unit")
@@ -135,6 +201,8 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
     console.print(table)
     if doc.get("headline"):
         console.print(doc["headline"])
+    if level:
+        console.print(f"level of theory of the headline numbers: {level}")
     if doc.get("stability"):
         from ssbflow.commands.stability import stability_line
 
@@ -183,10 +251,105 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
             ", ".join(c.get("flags") or []),
         )
     console.print(cands)
+    if doc.get("refinement"):
+        _print_refinement(console, doc["refinement"])
     print_warnings(console, doc)
     console.print(f"uuid: {uuid}")
     if written:
         console.print(f"structures written to {written[0].parent}")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    # by name: typer >= 0.26 bundles its own click, whose enum is not click's
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _parse_refine(
+    ctx: typer.Context, refine: str | None, refine_top: int, refine_relax: bool, n_relax: int
+):
+    """The `RefineSpec` of ``--refine`` (None without it), from the text alone.
+
+    Raises
+    ------
+    InputError
+        Bad ``--refine`` text, ``--refine-top`` out of range or above ``--n-relax``, or
+        ``--refine-top``/``--refine-relax`` without ``--refine``.
+    """
+    if refine is None:
+        for given, flag in (
+            (_given(ctx, "refine_top"), "--refine-top"),
+            (refine_relax, "--refine-relax"),
+        ):
+            if given:  # not ignored silently
+                raise InputError(
+                    f"{flag} needs --refine BACKEND, e.g. --refine gpaw:fast", field=flag
+                )
+        return None
+    from ssbflow.workflows.refine import RefineSpec
+
+    spec = RefineSpec.parse(refine)  # InputError(field="refine") -> --refine
+    require_positive(refine_top, "--refine-top", 20)
+    if refine_top > n_relax:
+        raise InputError(
+            f"--refine-top {refine_top} is more than --n-relax {n_relax}: only relaxed "
+            "candidates are refined; raise --n-relax or lower --refine-top",
+            field="--refine-top",
+        )
+    return spec
+
+
+def _refine_maker(
+    ctx: typer.Context, spec, refine: str, refine_top: int, refine_relax: bool, elements: set[str]
+):
+    """The `RefineMaker` of ``spec``, after checking that its DFT code can run ``elements``.
+
+    GPAW: installed, with PAW setups for every element at the preset. VASP, for a local
+    run: the executable and the POTCAR folder are there (a submitted study is not checked
+    here: it runs where the worker is).
+    """
+    from ssbflow.workflows.refine import refine_maker_for
+
+    if spec.backend == "gpaw":
+        from ssbflow.calculators import check_calculator
+
+        try:
+            check_calculator("gpaw", elements, {"preset": spec.preset or "standard"})
+        except InputError as exc:
+            raise InputError(f"--refine {refine}: {exc}", field="--refine") from exc
+    elif not get_mode(ctx).submit:
+        _check_vasp_here(refine)
+    return refine_maker_for(spec, top_k=refine_top, relax=refine_relax)
+
+
+def _check_vasp_here(refine: str) -> None:
+    """InputError unless VASP can run on this machine (a local ``--refine vasp`` run).
+
+    A submitted study is not checked here: it runs where the worker is.
+    """
+    import os
+    import shlex
+    import shutil
+
+    from atomate2 import SETTINGS
+    from pymatgen.core import SETTINGS as PMG_SETTINGS
+
+    words = shlex.split(str(SETTINGS.VASP_CMD or "vasp_std")) or ["vasp_std"]
+    exe = next((w for w in words if "vasp" in w.lower()), words[0])
+    if shutil.which(exe) is None:
+        raise InputError(
+            f"--refine {refine}: the VASP executable '{exe}' (atomate2 VASP_CMD) is not on "
+            "this machine's PATH; submit the study to a machine with VASP ('ssbflow submit "
+            "adhesion ... --refine vasp') or use --refine gpaw",
+            field="--refine",
+        )
+    if not (os.environ.get("PMG_VASP_PSP_DIR") or PMG_SETTINGS.get("PMG_VASP_PSP_DIR")):
+        raise InputError(
+            f"--refine {refine}: no VASP POTCAR folder (set PMG_VASP_PSP_DIR); submit the "
+            "study to a machine with VASP or use --refine gpaw",
+            field="--refine",
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -221,6 +384,21 @@ def register(app: typer.Typer) -> None:
             "--stability/--no-stability",
             help="Also compute the pair's thermodynamic stability (library phases only).",
         ),
+        refine: str = typer.Option(
+            None,
+            "--refine",
+            help="Refine the best ML candidates with DFT: gpaw, gpaw:fast, gpaw:standard, "
+            "gpaw:accurate (PBE; default preset standard) or vasp (atomate2; needs VASP).",
+        ),
+        refine_top: int = typer.Option(
+            2, "--refine-top", help="Relaxed ML candidates refined with DFT (best first)."
+        ),
+        refine_relax: bool = typer.Option(
+            False,
+            "--refine-relax/--no-refine-relax",
+            help="Relax the refined interfaces and slabs briefly with DFT, from the ML "
+            "geometry (default: DFT single points of the ML geometry).",
+        ),
         data_dir: Path = DATA_DIR_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> int:
@@ -243,6 +421,7 @@ def register(app: typer.Typer) -> None:
             require_positive(value, opt, 30)
         require_positive(registry_grid, "--registry-grid", 6)
         require_positive(n_relax, "--n-relax", 50)
+        spec = _parse_refine(ctx, refine, refine_top, refine_relax, n_relax)
         metal_s = load_structure(metal)
         electrolyte_s = load_structure(electrolyte)
         if not is_metal(metal_s):
@@ -254,6 +433,9 @@ def register(app: typer.Typer) -> None:
         kwargs = parse_calculator_kwargs(calculator_kwargs)
         elements = {el.symbol for s in (metal_s, electrolyte_s) for el in s.composition.elements}
         calc = check_calculator(calc, elements, kwargs)
+        refine_maker = None
+        if spec is not None:
+            refine_maker = _refine_maker(ctx, spec, refine, refine_top, refine_relax, elements)
         maker = AdhesionMaker.from_calculator(
             calc,
             kwargs,
@@ -267,6 +449,7 @@ def register(app: typer.Typer) -> None:
             registry_grid=registry_grid,
             n_relax=n_relax,
             electrolyte_termination=termination,
+            refine_maker=refine_maker,
         )
         if stability:
             from ssbflow.workflows.stability import optional_stability_maker
@@ -296,6 +479,21 @@ def register(app: typer.Typer) -> None:
             doc = load_output(settings, summary_uuid)
         except ValueError:
             doc = None
+        refine_failed = None
+        if doc is None and refine_maker is not None:
+            # the ML study is kept even when its DFT refinement produced no summary
+            ml_uuid = next(j.uuid for j in reversed(flow.jobs) if j.name == "adhesion summary")
+            try:
+                doc = load_output(settings, ml_uuid)
+            except ValueError:
+                doc = None
+            if doc is not None:
+                refine_failed = (
+                    f"the DFT refinement did not finish ({failure or 'no refined summary'}); "
+                    "the numbers shown are the ML study's"
+                )
+                doc["warnings"] = [*(doc.get("warnings") or []), refine_failed]
+                summary_uuid = ml_uuid
         if doc is None:
             raise_failed = failure or "the summary was not produced"
             typer.echo(f"ssbflow: error: calculation failed: {raise_failed}", err=True)
@@ -310,5 +508,8 @@ def register(app: typer.Typer) -> None:
             _print_table(doc, summary_uuid, written)
         if doc.get("status") != "successful":
             typer.echo(f"ssbflow: error: calculation failed: {doc.get('failure_reason')}", err=True)
+            return 1
+        if refine_failed:
+            typer.echo(f"ssbflow: error: {refine_failed}", err=True)
             return 1
         return 0

@@ -34,6 +34,7 @@ def _list_rows(rows, as_json: bool) -> None:
                         "source": r.source,
                         "doi": r.doi,
                         "verification": r.verification,
+                        "provenance": r.provenance,
                         "quoted_by": r.quoted_by,
                         "read_at_url": r.read_at_url,
                     }
@@ -43,7 +44,16 @@ def _list_rows(rows, as_json: bool) -> None:
         )
         return
     table = Table(title=f"ssbflow reference set ({len(rows)} rows)")
-    for col in ("id", "kind", "quantity", "published", "unit", "level of theory", "source"):
+    for col in (
+        "id",
+        "kind",
+        "quantity",
+        "value/claim",
+        "unit",
+        "level of theory",
+        "reference",
+        "source",
+    ):
         table.add_column(col, overflow="fold")
     for r in rows:
         published = f"{r.value:g}" if r.kind == "numeric" and r.value is not None else r.claim
@@ -54,7 +64,10 @@ def _list_rows(rows, as_json: bool) -> None:
             published or "",
             r.unit,
             r.level_of_theory,
-            f"{r.authors.split(';')[0]} ({r.year}) doi:{r.doi}, {r.locator}",
+            r.provenance,
+            f"{r.authors.split(';')[0]} ({r.year})"
+            + (f" doi:{r.doi}" if r.doi else "")
+            + f", {r.locator}",
         )
     Console().print(table)
 
@@ -84,7 +97,26 @@ def register(app: typer.Typer) -> None:
         reference: Path = typer.Option(
             None,
             "--reference",
-            help="Your own reference CSV (same columns as the shipped set); default: shipped set.",
+            help="Your own reference CSV (same columns as the shipped set); default: the "
+            "shipped published set plus the project's own values.",
+        ),
+        published_only: bool = typer.Option(
+            False,
+            "--published-only",
+            help="Leave out the project's own reference values (numbers ssbflow computed "
+            "earlier, e.g. GPAW benchmarks); keep published findings only.",
+        ),
+        rigid_slabs: bool = typer.Option(
+            False,
+            "--rigid-slabs",
+            help="Unrelaxed slabs for every surface row (one single point per slab; for "
+            "slabs of hundreds of atoms). Rows marked 'ideal' are always rigid.",
+        ),
+        vasp_inputs: Path = typer.Option(
+            None,
+            "--write-vasp-inputs",
+            help="Write VASP inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec, manifest.json) for "
+            "the selected surface-energy rows into this folder and exit (runs nothing).",
         ),
         data_dir: Path = DATA_DIR_OPTION,
     ) -> None:
@@ -95,12 +127,27 @@ def register(app: typer.Typer) -> None:
         reruns.
         """
         from ssbflow.errors import InputError
-        from ssbflow.reference import load_reference_set, select_rows
+        from ssbflow.reference import load_default_reference, load_reference_set, select_rows
         from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
 
-        rows = select_rows(load_reference_set(reference), only)
+        if reference is not None:
+            rows = load_reference_set(reference)
+        else:
+            rows = load_default_reference(include_project=not published_only)
+        rows = select_rows(rows, only)
         if list_only:
             _list_rows(rows, as_json)
+            return
+        if vasp_inputs is not None:
+            from ssbflow.reproduce import write_vasp_inputs
+
+            if max_atoms < 2:
+                raise InputError(f"--max-atoms must be at least 2, got {max_atoms}")
+            written = write_vasp_inputs(rows, vasp_inputs, max_atoms=max_atoms)
+            if as_json:
+                emit_json({"written": [str(p) for p in written]})
+            else:
+                Console().print(f"wrote {len(written) - 1} VASP input folders and {written[-1]}")
             return
         kwargs = parse_calculator_kwargs(calculator_kwargs)
         if max_atoms < 2:
@@ -110,6 +157,7 @@ def register(app: typer.Typer) -> None:
             calculator=calculator or settings.default_calculator,
             calculator_kwargs=kwargs,
             max_atoms=max_atoms,
+            rigid_slabs=rigid_slabs,
         )
         err = Console(stderr=True)
 
@@ -123,7 +171,10 @@ def register(app: typer.Typer) -> None:
             rows,
             options,
             settings,
-            reference_file=str(reference) if reference else "ssbflow/data/reference_set.csv",
+            reference_file=str(reference)
+            if reference
+            else "ssbflow/data/reference_set.csv"
+            + ("" if published_only else " + ssbflow/data/project_reference.csv"),
             progress=progress,
         )
         written = write_report(result, report) if report is not None else []
@@ -165,14 +216,21 @@ def _print_result(result) -> None:
             diff = ""
             published = str(e.published)
         status = e.status + (f" ({e.reason})" if e.reason else "")
-        table.add_row(e.id, e.quantity, published, computed, diff, status, e.source_level_of_theory)
+        lot = e.source_level_of_theory + (" [project value]" if e.provenance != "published" else "")
+        table.add_row(e.id, e.quantity, published, computed, diff, status, lot)
     console.print(table)
     s = result.summary
     if s.n_numeric:
-        console.print(
-            f"numeric rows: n={s.n_numeric} MAE={s.mae:.3f} RMSE={s.rmse:.3f} "
-            f"max error={s.max_abs_error:.3f} {s.unit}"
-        )
+        for unit, st in s.by_unit.items():
+            console.print(
+                f"numeric rows ({unit}): n={st['n']} MAE={st['mae']:.3f} RMSE={st['rmse']:.3f} "
+                f"max error={st['max_abs_error']:.3f}"
+            )
+        for st in s.by_group.values():
+            console.print(
+                f"  {st['provenance']} [{st['published_level_of_theory']}] ({st['ids']}): "
+                f"n={st['n']} MAE={st['mae']:.3f} {st['unit']}"
+            )
     else:
         console.print(f"numeric rows: none computed ({s.n_numeric_total} selected)")
     console.print(

@@ -67,3 +67,71 @@ def plot_parity(
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     return save_figure(fig, path)
+
+
+def plot_calibration_parity(result: dict, path: Path) -> Path:
+    """Parity plot of a calibration (`ssbflow.workflows.calibrate.calibrate` output).
+
+    Predicted (y) against reference (x) for every potential (colour) and quantity
+    (marker: γ metal, γ electrolyte, W_ad), with the y = x line; J/m².
+
+    Parameters
+    ----------
+    result
+        The calibration dict (``items``, ``potentials``, ``reference``).
+    path
+        PNG file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    markers = {"gamma_metal": "o", "gamma_electrolyte": "s", "work_of_adhesion": "^"}
+    names = {
+        "gamma_metal": "γ metal",
+        "gamma_electrolyte": "γ electrolyte",
+        "work_of_adhesion": "W_ad",
+    }
+    fig = Figure(figsize=(6.0, 5.4), dpi=120)
+    ax = fig.add_subplot()
+    xs: list[float] = []
+    ys: list[float] = []
+    for k, label in enumerate(result["potentials"]):
+        for q, marker in markers.items():
+            pts = [
+                (row["reference"]["value"], row["predicted"][label]["value"])
+                for row in result["items"]
+                if row["quantity"] == q
+                and row["reference"]["value"] is not None
+                and row["predicted"][label]["value"] is not None
+            ]
+            if not pts:
+                continue
+            x, y = np.array(pts, dtype=float).T
+            xs += list(x)
+            ys += list(y)
+            ax.scatter(
+                x,
+                y,
+                marker=marker,
+                s=30,
+                color=f"C{k}",
+                alpha=0.8,
+                zorder=3,
+                label=f"{label}, {names[q]}",
+            )
+    if not xs:
+        raise ValueError("no item has both a reference and a predicted value")
+    lo, hi = min(xs + ys), max(xs + ys)
+    pad = 0.08 * (hi - lo) if hi > lo else 0.1
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, ls="--")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal")
+    ref = result["reference"]["label"]
+    ax.set_xlabel(f"reference {ref} (J/m$^2$)")
+    ax.set_ylabel("ML potential (J/m$^2$)")
+    ax.set_title(f"Calibration against {ref}: rigid surfaces and interfaces", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left", ncol=2)
+    return save_figure(fig, path)

@@ -409,3 +409,39 @@ def build_interface_candidates(
         )
         raise InputError(f"no interface of {pair} within {limits}: {hint}")
     return candidates
+
+
+#: Two interfaces whose energies differ by less than this (eV) and whose structures match
+#: are one configuration (e.g. symmetry-equivalent registries, or two registries that
+#: relaxed into the same minimum).
+SAME_CONFIGURATION_EV = 1e-3
+
+
+#: ... and whose atoms coincide within this distance (Å) after the best symmetry mapping.
+SAME_CONFIGURATION_A = 0.1
+
+
+def same_configuration(a: Structure, energy_a_eV: float, b: Structure, energy_b_eV: float) -> bool:
+    """Whether two interface cells are one configuration: the same number of atoms,
+    energies within `SAME_CONFIGURATION_EV` (eV), and the same structure up to a rigid
+    translation or lattice symmetry, every atom within `SAME_CONFIGURATION_A` (pymatgen's
+    StructureMatcher, no supercells, no scaling).
+
+    StructureMatcher's default site tolerance is 0.3 × (V/N)^⅓, which the vacuum of a slab
+    cell inflates to more than 1 Å; two minima that an ML potential scores alike but DFT
+    does not (0.07 J/m² apart, Li(110)/LiF(100)) would then be merged. The tolerance is set
+    in Å instead."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    if len(a) != len(b) or abs(energy_a_eV - energy_b_eV) >= SAME_CONFIGURATION_EV:
+        return False
+    norm = (a.volume / len(a)) ** (1 / 3)
+    matcher = StructureMatcher(
+        ltol=0.01,
+        stol=SAME_CONFIGURATION_A / norm,
+        angle_tol=0.5,
+        primitive_cell=False,
+        scale=False,
+        attempt_supercell=False,
+    )
+    return bool(matcher.fit(a, b))

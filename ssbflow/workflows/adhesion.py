@@ -55,6 +55,7 @@ from ssbflow.structures.interfaces import (
     CandidateInfo,
     InterfaceCandidate,
     build_interface_candidates,
+    same_configuration,
 )
 from ssbflow.structures.slabs import check_miller, normal_coords_A
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
@@ -65,6 +66,7 @@ from ssbflow.workflows.common import (
     task_n_steps,
     task_structure,
 )
+from ssbflow.workflows.refine import ML_STAGE_TAG, RefineMaker, RefinementBlock
 from ssbflow.workflows.stability import StabilityBlock, StabilityMaker, stability_block
 from ssbflow.workflows.surface import SurfaceEnergyMaker
 
@@ -147,6 +149,14 @@ class AdhesionDocument(ResultDocument):
     """Summary of an adhesion study: the selected interface and every candidate."""
 
     result_type: str = "adhesion"
+    headline_level_of_theory: str | None = Field(
+        None,
+        description="Level of theory of the top-level numbers (W_ad, γ's, θ, wetting, "
+        "selected_label, headline), e.g. 'ML potential (chgnet)' or 'DFT (GPAW, PBE)'",
+    )
+    refinement: RefinementBlock | None = Field(
+        None, description="DFT refinement of the best ML candidates (ML and DFT side by side)"
+    )
     metal: str
     electrolyte: str
     metal_miller: tuple[int, int, int]
@@ -260,6 +270,10 @@ class AdhesionMaker(Maker):
     stability_maker
         Optional `StabilityMaker`: the pair's phase diagram, whose reaction energy and
         products go into the summary's ``stability`` block (library names only).
+    refine_maker
+        Optional `RefineMaker`: DFT refinement of the best relaxed candidates, the flow's
+        last job (its output is the refined summary; the ML summary is still stored, tagged
+        ``ML_STAGE_TAG``).
     """
 
     name: str = "adhesion"
@@ -289,6 +303,7 @@ class AdhesionMaker(Maker):
     surface_energy_maker: SurfaceEnergyMaker = field(default_factory=SurfaceEnergyMaker)
     tags: list[str] = field(default_factory=list)
     stability_maker: StabilityMaker | None = None
+    refine_maker: RefineMaker | None = None
 
     @classmethod
     def from_calculator(
@@ -392,6 +407,8 @@ class AdhesionMaker(Maker):
             Names for the summary (default: reduced formulas).
         """
         self.validate()
+        if self.refine_maker is not None:
+            self.refine_maker.validate()
         from ssbflow.structures.library import is_metal
         from ssbflow.validation import check_min_distance
 
@@ -462,12 +479,23 @@ class AdhesionMaker(Maker):
             electrolyte_miller=self.electrolyte_miller,
             strained_side=self.strained_side,
             provenance=provenance_for(self.relax_maker, self.settings()).model_dump(mode="json"),
-            tags=list(self.tags),
+            tags=[*self.tags, ML_STAGE_TAG] if self.refine_maker is not None else list(self.tags),
         )
         summary.config.on_missing_references = OnMissing.NONE
+        final = [summary]
+        if self.refine_maker is not None:
+            refine = self.refine_maker.make(
+                summary.output,
+                relax.output,
+                gamma_job.output,
+                faces_job.output,
+                metal_bulk,
+                electrolyte_bulk,
+            )
+            final.append(refine)
         return Flow(
-            [*jobs, gamma_job, faces_job, screen, relax, summary],
-            output=summary.output,
+            [*jobs, gamma_job, faces_job, screen, relax, *final],
+            output=final[-1].output,
             name=self.name,
         )
 
@@ -504,6 +532,11 @@ class ScreeningResult(BaseModel):
     metal_slab_energies_eV: list[float | None]
     electrolyte_slab_energies_eV: list[float | None]
     selected: list[str]
+    equivalent_to: dict[str, str] = Field(
+        default_factory=dict,
+        description="Candidates not relaxed because they equal a selected one (same rigid "
+        "energy and structure): label → selected label",
+    )
     n_force_evaluations: int
 
 
@@ -586,13 +619,34 @@ def rank_candidates(
         ((w, c.label) for c, w in zip(candidates, scores, strict=True) if w is not None),
         reverse=True,
     )
+    by_label = {c.label: c for c in candidates}
+    energy = {c.label: e for c, e in zip(candidates, e_int, strict=True)}
     selected: list[str] = []
+    equivalent: dict[str, str] = {}
     for _, label in [*firsts, *rest]:
-        if label not in selected:
-            selected.append(label)
+        if label in selected or label in equivalent:
+            continue
+        # symmetry-equivalent registries (same rigid energy and structure) relax alike:
+        # relaxing both would spend the relaxation budget on one configuration twice
+        twin = next(
+            (
+                other
+                for other in selected
+                if same_configuration(
+                    by_label[other].interface,
+                    energy[other],
+                    by_label[label].interface,
+                    energy[label],
+                )
+            ),
+            None,
+        )
+        if twin is not None:
+            equivalent[label] = twin
+            continue
+        selected.append(label)
         if len(selected) == n_relax:
             break
-    by_label = {c.label: c for c in candidates}
     return ScreeningResult(
         candidates=[c.info() for c in candidates],
         selected_candidates=[by_label[label] for label in selected],
@@ -600,6 +654,7 @@ def rank_candidates(
         metal_slab_energies_eV=e_m,
         electrolyte_slab_energies_eV=e_e,
         selected=selected,
+        equivalent_to=equivalent,
         n_force_evaluations=n_jobs,
     )
 
@@ -862,6 +917,7 @@ def summarize_adhesion(
         "strained_side": strained_side,
         "tags": tags,
         "stability": stability_block(stability),
+        "headline_level_of_theory": provenance.get("level_of_theory"),
     }
     problems = []
     for what, doc in (("metal bulk", metal_doc), ("electrolyte bulk", electrolyte_doc)):
