@@ -387,7 +387,11 @@ def test_gpaw_refinement_of_li_on_lif(run_cli, tmp_path, monkeypatch):
     (tmp_path / "refined.json").write_text(out)
     print(f"refined Li/LiF study: {wall:.0f} s")
     block = doc["refinement"]
-    assert doc["headline_level_of_theory"] == block["level_of_theory"] == "DFT (GPAW, PBE)"
+    assert (
+        doc["headline_level_of_theory"]
+        == block["level_of_theory"]
+        == "DFT (GPAW, PBE, fast preset)"
+    )
     assert "chgnet" in block["ml_level_of_theory"].lower()
     assert block["provenance"]["calculator"] == "gpaw"
     (c,) = block["candidates"]

@@ -450,11 +450,12 @@ def calculator_provenance(name: str, kwargs: dict[str, Any] | None = None) -> di
 
 
 def level_of_theory(name: str, kwargs: dict[str, Any] | None = None) -> str:
-    """Short label: 'ML potential (chgnet)', 'DFT (GPAW, PBE)', 'EMT', ..."""
+    """Short label: 'ML potential (chgnet)', 'DFT (GPAW, PBE, fast preset)', 'EMT', ..."""
     canonical = normalize_name(name)
     kwargs = kwargs or {}
     if canonical == "gpaw":
-        return f"DFT (GPAW, {kwargs.get('xc', 'PBE')})"
+        # the preset matters: fast and standard differ by 0.05-0.1 J/m² on surface energies
+        return f"DFT (GPAW, {kwargs.get('xc', 'PBE')}, {kwargs.get('preset', 'standard')} preset)"
     if canonical in {"chgnet", "sevennet", "mace", "matgl"}:
         return f"ML potential ({canonical})"
     if canonical in {"emt", "lj"}:

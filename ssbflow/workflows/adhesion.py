@@ -152,7 +152,7 @@ class AdhesionDocument(ResultDocument):
     headline_level_of_theory: str | None = Field(
         None,
         description="Level of theory of the top-level numbers (W_ad, γ's, θ, wetting, "
-        "selected_label, headline), e.g. 'ML potential (chgnet)' or 'DFT (GPAW, PBE)'",
+        "selected_label, headline), e.g. 'ML potential (chgnet)' or 'DFT (GPAW, PBE, fast preset)'",
     )
     refinement: RefinementBlock | None = Field(
         None, description="DFT refinement of the best ML candidates (ML and DFT side by side)"
