@@ -323,23 +323,8 @@ def resolve_bulk(name: str, structure_type: str | None) -> Any:
 
 def find_stored(settings: SsbflowSettings, tag: str, calculator: str) -> dict[str, Any] | None:
     """The newest stored summary document carrying ``tag`` for ``calculator`` (or None)."""
-    from ssbflow.store import get_jobstore
-
-    store = get_jobstore(settings)
-    store.connect()
-    try:
-        doc = store.query_one(
-            {
-                "output.tags": tag,
-                "output.calculator": calculator,
-                "output.result_type": {"$exists": True},
-            },
-            properties=["output"],
-            sort={"completed_at": -1},
-        )
-    finally:
-        store.close()
-    return None if doc is None else doc["output"]
+    docs = find_stored_all(settings, tag, calculator)
+    return docs[0] if docs else None
 
 
 def find_stored_all(settings: SsbflowSettings, tag: str, calculator: str) -> list[dict[str, Any]]:
