@@ -296,3 +296,23 @@ def test_sevennet_mf_heads_differ():
         )
         energies.append(atoms.get_potential_energy())
     assert abs(energies[0] - energies[1]) > 0.1
+
+
+def test_gpaw_reference_writes_into_its_folder_without_chdir(tmp_path, monkeypatch):
+    """A file-writing reference (GPAW) writes each structure's output into its own folder
+    under ``work_dir``; the process's working directory is never changed."""
+    pytest.importorskip("gpaw", reason="GPAW is in the dft extra")
+    import os
+
+    from pymatgen.core import Lattice, Structure
+
+    from ssbflow.workflows.calibrate import compute_energies
+
+    monkeypatch.chdir(tmp_path)
+    li = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    kwargs = {"preset": "fast", "kpts": [2, 2, 2], "ecut_eV": 200.0}
+    run = compute_energies("gpaw:fast", "gpaw", kwargs, {"li": li}, work_dir=tmp_path / "runs")
+    assert os.getcwd() == str(tmp_path)
+    assert run.failures == {} and np.isfinite(run.energies_eV["li"])
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert (folder / "gpaw.txt").is_file() and not (tmp_path / "gpaw.txt").exists()

@@ -464,6 +464,8 @@ def termination_series(
     by plane where the stacking allows (elemental metals) and by one repeat of the
     termination otherwise. Thickness is the distance between the outermost planes, Å.
     For a polar termination the plain (asymmetric, stoichiometric) slabs are returned.
+    ``ftol_A`` is accepted for compatibility and no longer used: the slab is taken at the
+    termination's own shift, so no shifts are clustered.
 
     Returns
     -------

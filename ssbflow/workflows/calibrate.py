@@ -585,10 +585,9 @@ def compute_energies(
         t = time.perf_counter()
         status, energy, reason = "completed", None, None
         try:
-            with (
-                contextlib.chdir(folder) if folder is not None else contextlib.nullcontext(),
-                _time_limit(max_seconds),
-            ):
+            if folder is not None:  # file-writing calculators (GPAW) write there; no chdir
+                calc.directory = str(folder)
+            with _time_limit(max_seconds):
                 energy = float(atoms.get_potential_energy())
             if not np.isfinite(energy):
                 status, energy, reason = "failed", None, f"non-finite energy {energy}"
