@@ -67,7 +67,7 @@ def main() -> None:
 
     from ssbflow.calculators import get_calculator
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.settings import get_settings
     from ssbflow.structures.interfaces import build_interface_candidates
     from ssbflow.structures.library import get_phase
@@ -167,7 +167,7 @@ def main() -> None:
         from jobflow import Flow
         from pymatgen.core import Structure
 
-        from ssbflow.store import get_jobstore
+        from ssbflow.execution.store import get_jobstore
 
         store = get_jobstore(settings)
         store.connect()

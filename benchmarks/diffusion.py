@@ -741,7 +741,7 @@ def main() -> None:
         for r in rows
     ]
     if os.environ.get("SSBFLOW_BENCH_LONG") == "1":
-        from ssbflow.runner import run_flow
+        from ssbflow.execution.runner import run_flow
         from ssbflow.settings import get_settings
 
         with tempfile.TemporaryDirectory() as tmp:

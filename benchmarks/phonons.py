@@ -62,7 +62,7 @@ def compare_postprocessing(settings, doc: dict, maker, folder: Path) -> dict[str
     from monty.json import jsanitize
     from pymatgen.core import Structure
 
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
     from ssbflow.workflows.phonons import summarize_phonons
 
     store = get_jobstore(settings)
@@ -163,7 +163,7 @@ def main() -> None:
 
     from ssbflow.calculators import get_calculator
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.settings import get_settings
     from ssbflow.structures.library import load_structure
     from ssbflow.workflows.phonons import PhononFlowMaker

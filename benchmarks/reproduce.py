@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssbflow.reference import load_default_reference, select_rows
 from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
+from ssbflow.reproduce.reference import load_default_reference, select_rows
 from ssbflow.settings import get_settings
 
 RESULTS = Path(__file__).parent / "results"

@@ -66,7 +66,7 @@ def _settings(data_dir: Path):
 
 
 def _local(flow: Flow, data_dir: Path) -> float:
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
 
     start = time.perf_counter()
     run_flow(flow, _settings(data_dir), progress=False)
@@ -77,7 +77,7 @@ def _submit(flow: Flow, data_dir: Path) -> float:
     from contextlib import redirect_stderr, redirect_stdout
     from io import StringIO
 
-    from ssbflow.fw import submit_flow
+    from ssbflow.execution.fw import submit_flow
 
     start = time.perf_counter()
     with redirect_stdout(StringIO()), redirect_stderr(StringIO()):
@@ -107,7 +107,7 @@ def _workers(n: int, data_dir: Path) -> float:
 
 def _job_seconds(data_dir: Path) -> float:
     """Sum of the run times FireWorks recorded for the completed launches."""
-    from ssbflow.fw import open_launchpad
+    from ssbflow.execution.fw import open_launchpad
 
     opened = open_launchpad(_settings(data_dir))
     with opened.transaction(write=False) as lp:
@@ -115,7 +115,7 @@ def _job_seconds(data_dir: Path) -> float:
 
 
 def _completed(data_dir: Path) -> int:
-    from ssbflow.fw import open_launchpad
+    from ssbflow.execution.fw import open_launchpad
 
     return len(open_launchpad(_settings(data_dir)).launchpad.get_fw_ids({"state": "COMPLETED"}))
 
@@ -134,7 +134,7 @@ def main() -> None:
     os.environ.update({k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     import submission  # the jobs must come from an importable module, not __main__
 
-    from ssbflow.fw import run_worker
+    from ssbflow.execution.fw import run_worker
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

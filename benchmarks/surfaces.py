@@ -70,7 +70,7 @@ def run_element(element: str, crystal: str, calculator: str, settings) -> dict:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.surface import SurfaceStudyMaker
 
     structure = AseAtomsAdaptor.get_structure(bulk(element, crystal, cubic=True))

@@ -210,8 +210,8 @@ INTERRUPTED = (
 def _interrupted() -> str:
     """The Ctrl-C line, naming the results store when the settings can be read."""
     try:
+        from ssbflow.execution.store import describe_store
         from ssbflow.settings import get_settings
-        from ssbflow.store import describe_store
 
         where = describe_store(get_settings())
     except Exception:  # the message must not fail; the generic one is still true

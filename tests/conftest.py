@@ -34,7 +34,7 @@ def settings(isolated_ssbflow):
 @pytest.fixture
 def jobstore(settings):
     """The temporary embedded JobStore (connected)."""
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()

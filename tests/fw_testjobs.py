@@ -60,7 +60,7 @@ def block_while_marker(
 
 def submit_main(argv: list[str]) -> None:
     """Submit one test flow (``KIND ARGS...``) to the configured LaunchPad."""
-    from ssbflow.fw import submit_flow
+    from ssbflow.execution.fw import submit_flow
     from ssbflow.settings import get_settings
 
     kind, *args = argv

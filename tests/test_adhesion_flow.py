@@ -39,7 +39,7 @@ EMT_ARGS = [
 
 
 def _store_docs(settings):
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()
@@ -127,7 +127,7 @@ def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
     assert len(json.dumps(adhesion[0]["output"], default=str)) < 200_000
     # lean intermediate documents: the screening result carries structures only for the
     # two selected candidates, and task documents hold their final structure once
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()
@@ -145,7 +145,7 @@ def test_emt_ag_on_cu_from_files(ag_cu_files, run_cli, settings, tmp_path):
 
 
 def test_failed_relaxation_is_stored_as_failed(ag_cu_files, settings):
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.structures.library import load_structure
     from ssbflow.workflows.adhesion import AdhesionMaker
 
@@ -251,7 +251,7 @@ def test_bad_input_subprocess_no_traceback(tmp_path):
 
 def _homo_interface(calculator: str, kwargs: dict, element: str, a: float, layers: int):
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.settings import get_settings
     from ssbflow.workflows.adhesion import AdhesionMaker
 
@@ -409,7 +409,7 @@ def test_chgnet_li_on_li2o_111_contact_face_is_symmetric_and_headline_not_reacti
 
     pytest.importorskip("chgnet")
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.settings import get_settings
     from ssbflow.structures.library import get_phase
     from ssbflow.workflows.adhesion import AdhesionMaker

@@ -208,7 +208,7 @@ def _cu3au() -> Structure:
 
 def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_path):
     from ssbflow.commands.diffusion import _find_document
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
 
     maker = _ladder_maker(
         target_precision=0.2,
@@ -249,7 +249,7 @@ def test_auto_ladder_rung_that_raises_ends_in_a_failed_summary(settings, tmp_pat
     """The second rung's MD raises: the ladder stops, the analysis still runs with the
     first rung and the failure, and the summary names the temperature and the error."""
     from ssbflow.commands.diffusion import _find_document
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.diffusion import DiffusionMDMaker
 
     real_run = DiffusionMDMaker.run
@@ -392,7 +392,7 @@ def test_side_by_side_temperatures_equal_one_run_each(settings):
     separate runs with the same seeds; their trajectories go to the data store."""
     from jobflow import run_locally
 
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
     from ssbflow.workflows.diffusion import md_side_by_side
 
     makers = [

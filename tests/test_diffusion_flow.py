@@ -33,8 +33,8 @@ def hot_copper() -> Structure:
 
 
 def test_flow_end_to_end_emt(settings, jobstore, tmp_path):
+    from ssbflow.execution.runner import run_flow
     from ssbflow.plots.diffusion import plot_arrhenius, plot_msd
-    from ssbflow.runner import run_flow
 
     maker = DiffusionMaker(
         calculator_name="emt",

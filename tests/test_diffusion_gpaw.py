@@ -19,7 +19,7 @@ pytestmark = [
 def test_gpaw_aimd_runs_through_the_flow_and_fails_honestly(settings, jobstore):
     """A few femtoseconds of GPAW MD: real DFT forces go through the flow, and a ladder
     far too short to diffuse is stored as failed with its reason, never as a number."""
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.diffusion import DiffusionMaker
 
     li = Structure(Lattice.cubic(3.44), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])

@@ -111,7 +111,7 @@ def test_embedded_launchpad_is_shared_and_checkpointed(settings):
     """
     from fireworks import Firework, FWorker, ScriptTask, Workflow
 
-    from ssbflow.fw import EmbeddedLaunchPad
+    from ssbflow.execution.fw import EmbeddedLaunchPad
 
     directory = settings.data_dir / "launchpad"
     first = EmbeddedLaunchPad(directory)
@@ -138,7 +138,7 @@ def test_embedded_launchpad_is_shared_and_checkpointed(settings):
 
 def test_busy_embedded_launchpad_says_so(settings):
     """A lock held by another process gives a one-line 'busy' error after the timeout."""
-    from ssbflow.fw import EmbeddedLaunchPad, LaunchPadBusyError
+    from ssbflow.execution.fw import EmbeddedLaunchPad, LaunchPadBusyError
 
     directory = settings.data_dir / "launchpad"
     EmbeddedLaunchPad(directory)
@@ -203,7 +203,7 @@ def test_submit_reuses_run_command_arguments_and_dry_run_stores_nothing(
     settings, capsys, monkeypatch
 ):
     monkeypatch.syspath_prepend(str(TESTS_DIR))
-    from ssbflow.fw import open_launchpad
+    from ssbflow.execution.fw import open_launchpad
 
     calls: list = []
     app = _app_with_fake_phonons(calls)
@@ -348,9 +348,9 @@ def test_sigkilled_worker_job_is_lost_then_recovered_once(tmp_path, run_cli):
 
     # jobflow upserts outputs by (uuid, index): running the completed job again through
     # FireWorks (as after a lost run whose output was already stored) adds no duplicate
-    from ssbflow.fw import open_launchpad
+    from ssbflow.execution.fw import open_launchpad
+    from ssbflow.execution.store import get_jobstore
     from ssbflow.settings import get_settings
-    from ssbflow.store import get_jobstore
 
     open_launchpad(get_settings()).launchpad.rerun_fw(wf_id)
     assert _cli("worker", env=env).returncode == 0
@@ -489,7 +489,7 @@ def test_credentials_never_appear_in_output(tmp_path, run_cli, monkeypatch):
 
 
 def test_mask_credentials():
-    from ssbflow.fw import mask_credentials
+    from ssbflow.execution.fw import mask_credentials
 
     assert (
         mask_credentials("at mongodb+srv://u:p%40ss@h.example.org/db?x=1 and mongodb://h:1")
@@ -503,7 +503,7 @@ def test_repository_config_files_load(monkeypatch):
     from fireworks import FWorker
     from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 
-    from ssbflow.fw import _expand_env, describe_launchpad_config
+    from ssbflow.execution.fw import _expand_env, describe_launchpad_config
 
     root = TESTS_DIR.parent
     monkeypatch.setenv("SSBFLOW_MONGODB_URI", f"mongodb://alice:{SECRET}@db.example.org:27017")

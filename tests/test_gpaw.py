@@ -257,7 +257,7 @@ def test_symmetric_slab_has_no_dipole_correction(tmp_path):
 def test_unconverged_scf_fails_job_with_reason_after_one_retry(settings):
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from ssbflow.runner import FlowFailedError, run_flow
+    from ssbflow.execution.runner import FlowFailedError, run_flow
     from ssbflow.workflows.calc import CalcStaticMaker
 
     structure = AseAtomsAdaptor.get_structure(bulk("Li", "bcc", a=A_LI))
@@ -306,7 +306,7 @@ def test_tiny_relaxation_returns_displaced_atom(settings):
         relax_kwargs={"fmax": 0.02},
     )
     job = maker.make(structure)
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     responses = run_locally(job, store=store, create_folders=True, ensure_success=True, log=False)
@@ -337,7 +337,7 @@ def test_surface_energy_flow_li100_with_gpaw_is_self_consistent(settings, tmp_pa
     from ase.units import J, m
     from pymatgen.core import Lattice, Structure
 
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.calc import CalcStaticMaker
     from ssbflow.workflows.surface import SurfaceEnergyMaker
 

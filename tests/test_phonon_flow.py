@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from ssbflow.runner import run_flow
+from ssbflow.execution.runner import run_flow
 from ssbflow.workflows.phonons import PhononFlowMaker
 
 R_GAS = 8.314462618  # J/K/mol

@@ -31,7 +31,7 @@ import importlib.util
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from ssbflow.runner import run_flow
+from ssbflow.execution.runner import run_flow
 from ssbflow.workflows.phonons import PhononFlowMaker
 
 HAS_GPAW = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ssbflow.errors import InputError
-from ssbflow.reference import (
+from ssbflow.reproduce.reference import (
     CSV_COLUMNS,
     KNOWN_UNITS,
     QUANTITY_UNITS,
@@ -304,7 +304,7 @@ def test_project_values_live_in_their_own_file():
 
 
 def test_a_project_value_in_the_published_file_is_refused(tmp_path, monkeypatch):
-    import ssbflow.reference as reference
+    import ssbflow.reproduce.reference as reference
 
     path = _write(tmp_path, [_good_row(doi="", verification="computed by this project")])
     monkeypatch.setattr(reference, "default_reference_path", lambda: path)

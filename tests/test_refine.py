@@ -96,8 +96,8 @@ def _study(refine: RefineMaker | None):
 
 
 def _run(flow, settings, expect_failure: bool = False):
-    from ssbflow.runner import FlowFailedError, run_flow
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.runner import FlowFailedError, run_flow
+    from ssbflow.execution.store import get_jobstore
 
     if expect_failure:
         with pytest.raises(FlowFailedError):
@@ -142,8 +142,8 @@ def ml_stage():
 
 def _refine_only(refine: RefineMaker, ml_stage, settings, expect_failure: bool = False):
     """Run the refinement job alone on the shared ML stage."""
-    from ssbflow.runner import FlowFailedError, run_flow
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.runner import FlowFailedError, run_flow
+    from ssbflow.execution.store import get_jobstore
     from ssbflow.workflows.adhesion import AdhesionDocument, _as_model
 
     job = refine.make(*ml_stage)
@@ -325,8 +325,8 @@ def test_series_without_stored_slabs_fails_with_reason(ml_stage, settings):
 
 
 def test_surface_documents_keep_their_relaxed_slabs(settings):
-    from ssbflow.runner import run_flow
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.runner import run_flow
+    from ssbflow.execution.store import get_jobstore
     from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
     from ssbflow.workflows.surface import SurfaceEnergyMaker, slab_key, surface_documents
 

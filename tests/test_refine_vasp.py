@@ -374,7 +374,7 @@ def test_vasp_refinement_replayed(replayed_vasp, ag_on_cu, run_cli, settings):
     best = next(c for c in block["candidates"] if c["label"] == doc["selected_label"])
     assert doc["work_of_adhesion_J_per_m2"] == best["dft"]["work_of_adhesion_J_per_m2"]
     # the task documents are atomate2's VASP TaskDocs, stored as such
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()

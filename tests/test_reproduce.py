@@ -14,8 +14,8 @@ import pytest
 
 from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
 from ssbflow.errors import InputError
-from ssbflow.reference import CSV_COLUMNS, load_reference_set
 from ssbflow.reproduce import ReproduceOptions, TaskResult, assemble, build_tasks, write_report
+from ssbflow.reproduce.reference import CSV_COLUMNS, load_reference_set
 
 # -- pure statistics ------------------------------------------------------------------------
 
@@ -385,7 +385,7 @@ def test_reproduce_end_to_end_emt(run_cli, tmp_path, settings):
     assert "empirical potential (EMT) vs. published synthetic (test)" in md
 
     # results are in the store, tagged with the reference row id
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()
@@ -436,7 +436,7 @@ def test_coexistence_chemical_potentials_hand_computed():
 
 
 def test_surface_tasks_keep_termination_rigidity_and_chemical_potentials():
-    from ssbflow.reference import load_default_reference, select_rows
+    from ssbflow.reproduce.reference import load_default_reference, select_rows
 
     rows = select_rows(
         load_default_reference(),
@@ -463,8 +463,8 @@ def test_surface_tasks_keep_termination_rigidity_and_chemical_potentials():
 
 
 def _cu_surface_task(**kw):
-    from ssbflow.reference import ClaimMember
     from ssbflow.reproduce import Task
+    from ssbflow.reproduce.reference import ClaimMember
 
     fields = {
         "kind": "surface",

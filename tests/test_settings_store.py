@@ -11,8 +11,8 @@ import pytest
 
 from ssbflow.calculators import check_calculator, get_calculator, level_of_theory, normalize_name
 from ssbflow.errors import InputError
+from ssbflow.execution.store import describe_store, get_jobstore
 from ssbflow.settings import get_settings
-from ssbflow.store import describe_store, get_jobstore
 
 
 def test_env_prefix_and_override(monkeypatch, tmp_path):
@@ -76,7 +76,7 @@ def test_mongodb_uri_is_secret(monkeypatch):
 def test_embedded_store_persists_across_processes(settings):
     from jobflow import job
 
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
 
     @job
     def double(x):
@@ -85,7 +85,7 @@ def test_embedded_store_persists_across_processes(settings):
     j = double(21)
     run_flow(j, settings, progress=False)
     code = (
-        "from ssbflow.settings import get_settings; from ssbflow.store import get_jobstore;"
+        "from ssbflow.settings import get_settings; from ssbflow.execution.store import get_jobstore;"
         "s=get_jobstore(get_settings()); s.connect();"
         f"print(s.get_output('{j.uuid}'))"
     )
@@ -164,7 +164,7 @@ def test_sevennet_loads_offline_and_agrees_with_chgnet():
 
 
 def test_write_through_store_persists_and_falls_back(settings):
-    from ssbflow.store import cached_jobstore
+    from ssbflow.execution.store import cached_jobstore
 
     plain = get_jobstore(settings)
     plain.connect()
@@ -192,7 +192,7 @@ def test_tuned_gc_freezes_during_a_run_and_restores_after(settings):
 
     from jobflow import job
 
-    from ssbflow.runner import RUN_GC_THRESHOLD, FlowFailedError, run_flow, tuned_gc
+    from ssbflow.execution.runner import RUN_GC_THRESHOLD, FlowFailedError, run_flow, tuned_gc
 
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ssbflow.sqlite_store import SQLiteStore
+from ssbflow.execution.sqlite_store import SQLiteStore
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_remove_docs(store):
 
 def test_another_process_sees_writes(store, tmp_path):
     code = (
-        "from ssbflow.sqlite_store import SQLiteStore;"
+        "from ssbflow.execution.sqlite_store import SQLiteStore;"
         f"s=SQLiteStore({str(tmp_path / 'db.sqlite')!r}, 'docs', key=['uuid','index']);"
         "s.connect(); s.update({'uuid': 'd', 'index': 1, 'output': 4}); print(s.count())"
     )

@@ -243,7 +243,7 @@ def _chgnet():
 
 
 def test_li_li2o_is_stable_with_chgnet(_chgnet, settings):
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.stability import StabilityMaker
 
     flow = StabilityMaker.from_calculator("chgnet").make("Li", "Li2O")
@@ -296,8 +296,8 @@ def test_li_li3ps4_is_reduced_with_chgnet(_chgnet, run_cli, tmp_path):
 
 def test_reproduce_checks_window_rows_and_product_claims(tmp_path):
     """Shipped rows -> one stability task per pair; claims pass/fail on known documents."""
-    from ssbflow.reference import load_reference_set
     from ssbflow.reproduce import ReproduceOptions, TaskResult, assemble, build_tasks, write_report
+    from ssbflow.reproduce.reference import load_reference_set
 
     ids = {
         "ZHM15-WIN-LLZO-RED",

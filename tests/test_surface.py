@@ -61,7 +61,7 @@ def _emt_surface_maker(**settings):
 
 def _run_surface(maker, bulk, metal_bulk=None):
     from ssbflow.commands._common import load_output
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
     from ssbflow.settings import get_settings
     from ssbflow.workflows.surface import surface_documents
 
@@ -292,7 +292,7 @@ def test_surface_command_emt_end_to_end(run_cli, tmp_path, settings):
     assert out["weighted_surface_energy_J_per_m2"] == pytest.approx(weighted, rel=1e-6)
     assert (out_dir / "wulff_Cu_emt.png").stat().st_size > 1000
     # stored like every other result
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()

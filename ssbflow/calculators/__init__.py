@@ -48,6 +48,9 @@ from ssbflow.errors import InputError
 #: ML potentials whose loaded model is reused within a process (loading costs seconds).
 _CACHED = {"chgnet", "sevennet", "mace", "matgl"}
 
+#: Machine-learned potentials (level of theory "ML potential").
+ML_CALCULATORS = frozenset({"chgnet", "sevennet", "mace", "matgl"})
+
 #: Distribution that provides each named calculator, for provenance and install hints.
 _PACKAGES = {
     "chgnet": ("chgnet", "pip install chgnet"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import typer
 from jobflow import Flow, Job
 
 from ssbflow.errors import InputError
+from ssbflow.execution.runner import FlowOutcome
 from ssbflow.settings import SsbflowSettings, get_settings
 
 DATA_DIR_OPTION = typer.Option(
@@ -119,7 +121,7 @@ def run_or_submit(
     """
     mode = get_mode(ctx)
     if mode.submit:
-        from ssbflow.fw import submit_flow
+        from ssbflow.execution.fw import submit_flow
 
         submit_flow(
             flow,
@@ -129,24 +131,50 @@ def run_or_submit(
             as_json=mode.as_json,
         )
         return None
-    from ssbflow.runner import run_flow
+    from ssbflow.execution.runner import run_flow
 
     return run_flow(flow, settings, work_dir=work_dir, progress=progress)
 
 
-def load_output(settings: SsbflowSettings, uuid: str) -> dict[str, Any]:
-    """The last stored output of job ``uuid`` as a plain dict, from the results store."""
-    from ssbflow.store import get_jobstore
+def load_output(settings: SsbflowSettings, uuid: str) -> dict[str, Any] | None:
+    """The last stored output of job ``uuid``; ValueError when none is stored.
 
-    store = get_jobstore(settings)
-    store.connect()
-    try:
-        doc = store.get_output(uuid, which="last", load=True)
-    finally:
-        store.close()
-    if hasattr(doc, "model_dump"):
-        doc = doc.model_dump()
+    Prefer `run_command_flow`, or `ssbflow.execution.store.load_output` (``None`` when
+    absent).
+    """
+    from ssbflow.execution.store import load_output as _load
+
+    doc = _load(settings, uuid)
+    if doc is None:
+        raise ValueError(f"no output stored for job {uuid}")
     return doc
+
+
+def run_command_flow(
+    ctx: typer.Context | None,
+    flow: Flow | Job,
+    settings: SsbflowSettings,
+    summary_uuids: Sequence[str],
+    work_dir: Path | None = None,
+    progress: bool = True,
+) -> FlowOutcome | None:
+    """Run a command's flow and load its summary, or submit it under ``ssbflow submit``.
+
+    The one helper every command uses (`ssbflow.execution.runner.run_and_load`).
+
+    Returns
+    -------
+    FlowOutcome or None
+        ``None`` when the flow was submitted (the submit machinery has printed the
+        workflow id); otherwise the summary document found and the first failure.
+    """
+    mode = get_mode(ctx)
+    if mode.submit:
+        run_or_submit(ctx, flow, settings, work_dir=work_dir, progress=progress)
+        return None
+    from ssbflow.execution.runner import run_and_load
+
+    return run_and_load(flow, settings, summary_uuids, work_dir=work_dir, progress=progress)
 
 
 def emit_json(obj: Any) -> None:

@@ -467,7 +467,7 @@ def register(app: typer.Typer) -> None:
         flow = maker.make(metal_s, electrolyte_s, metal_name=m_name, electrolyte_name=e_name)
         summary_uuid = flow.jobs[-1].uuid
         failure = None
-        from ssbflow.runner import FlowFailedError
+        from ssbflow.execution.runner import FlowFailedError
 
         try:
             responses = run_or_submit(ctx, flow, settings)

@@ -481,7 +481,7 @@ def register(app: typer.Typer) -> None:
         bulk = load_structure_arg(rest[0])
         system = Path(rest[0]).stem if Path(rest[0]).is_file() else rest[0]
         flow = maker.make(bulk, species, system=system)
-        from ssbflow.runner import FlowFailedError
+        from ssbflow.execution.runner import FlowFailedError
 
         try:
             responses = run_or_submit(ctx, flow, settings)
@@ -634,7 +634,7 @@ def _stored_summary(settings: Any, flow: Any) -> dict[str, Any] | None:
         doc = None
     if isinstance(doc, dict) and doc.get("result_type") == "diffusion":
         return doc
-    from ssbflow.store import get_jobstore
+    from ssbflow.execution.store import get_jobstore
 
     store = get_jobstore(settings)
     store.connect()

@@ -3,7 +3,7 @@
 ``ssbflow submit WORKFLOW ARGS...`` runs the main app's own ``WORKFLOW`` command (so the
 arguments are exactly those of ``ssbflow WORKFLOW``) with the click context object set to
 ``RunMode(submit=True)``: the command builds its Flow and `run_or_submit` hands it to
-`ssbflow.fw.submit_flow` instead of running it.
+`ssbflow.execution.fw.submit_flow` instead of running it.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Run ready jobs from the LaunchPad on this machine (rapid-fire) until none is left."""
-        from ssbflow.fw import run_worker
+        from ssbflow.execution.fw import run_worker
 
         settings = load_settings(data_dir)
         counts = run_worker(
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Path = DATA_DIR_OPTION,
     ) -> None:
         """Show the workflows on the LaunchPad, their jobs' states and any job's error."""
-        from ssbflow.fw import open_launchpad, workflow_status
+        from ssbflow.execution.fw import open_launchpad, workflow_status
 
         settings = load_settings(data_dir)
         opened = open_launchpad(settings, launchpad)
@@ -224,7 +224,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Rerun the failed and lost jobs of a workflow (or one job); then run a worker."""
-        from ssbflow.fw import open_launchpad, rerun
+        from ssbflow.execution.fw import open_launchpad, rerun
 
         settings = load_settings(data_dir)
         opened = open_launchpad(settings, launchpad)
@@ -432,8 +432,8 @@ def query_results(
 ) -> list[dict[str, Any]]:
     """Every stored summary (latest index per uuid) matching the filters, oldest first."""
     from ssbflow.calculators import normalize_name
-    from ssbflow.fw import database_errors
-    from ssbflow.store import describe_store, get_jobstore
+    from ssbflow.execution.fw import database_errors
+    from ssbflow.execution.store import describe_store, get_jobstore
 
     criteria: dict[str, Any] = {"output.result_type": {"$exists": True}}
     if result_type:
@@ -464,8 +464,8 @@ def query_results(
 
 def get_result(settings: Any, uuid: str) -> dict[str, Any]:
     """The latest stored summary whose uuid starts with ``uuid`` (InputError if not unique)."""
-    from ssbflow.fw import database_errors
-    from ssbflow.store import describe_store, get_jobstore
+    from ssbflow.execution.fw import database_errors
+    from ssbflow.execution.store import describe_store, get_jobstore
 
     prefix = uuid.strip().lower()
     if len(prefix) < 4:

@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> int:
         """Harmonic phonons: Debye temperature/frequency, mobile-ion band centre, C_v, S."""
-        from ssbflow.runner import FlowFailedError
+        from ssbflow.execution.runner import FlowFailedError
         from ssbflow.structures.library import load_structure
         from ssbflow.workflows.phonons import PhononFlowMaker
 

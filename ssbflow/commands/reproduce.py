@@ -127,8 +127,12 @@ def register(app: typer.Typer) -> None:
         reruns.
         """
         from ssbflow.errors import InputError
-        from ssbflow.reference import load_default_reference, load_reference_set, select_rows
         from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
+        from ssbflow.reproduce.reference import (
+            load_default_reference,
+            load_reference_set,
+            select_rows,
+        )
 
         if reference is not None:
             rows = load_reference_set(reference)

@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
         oxidation limits vs M/M+ (grand potential with the metal open) and the interphase
         class. Thermodynamics only (no kinetics).
         """
-        from ssbflow.runner import FlowFailedError
+        from ssbflow.execution.runner import FlowFailedError
         from ssbflow.workflows.stability import StabilityMaker
 
         settings = load_settings(data_dir)

@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Converged surface energies of every plane and termination, and the Wulff shape."""
         from ssbflow.calculators import check_calculator
-        from ssbflow.runner import FlowFailedError
+        from ssbflow.execution.runner import FlowFailedError
         from ssbflow.structures.library import load_structure
         from ssbflow.workflows.surface import SurfaceStudyMaker, default_metal_element
 

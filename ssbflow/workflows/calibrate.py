@@ -456,7 +456,7 @@ class EnergyCache:
                 key="key",
             )
         else:
-            from ssbflow.sqlite_store import SQLiteStore
+            from ssbflow.execution.sqlite_store import SQLiteStore
 
             path = settings.data_dir / "results" / "ssbflow.sqlite"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import Any, Self
 
 from jobflow import Maker
 
@@ -22,6 +23,59 @@ def maker_calculator(maker: Maker | None) -> tuple[str, dict[str, Any]]:
     if name is None:
         return type(maker).__name__, {}
     return name, dict(getattr(maker, "calculator_kwargs", {}) or {})
+
+
+def with_calculator(maker: Maker, name: str, kwargs: dict[str, Any] | None = None) -> Maker:
+    """A copy of ``maker`` whose every calculator maker uses calculator ``name``.
+
+    Walks the dataclass fields recursively: a field holding a maker with a
+    ``calculator_name`` field (`ssbflow.workflows.calc.CalcRelaxMaker`, ...) is replaced by
+    a copy with ``calculator_name=name`` and ``calculator_kwargs=kwargs``; a field holding a
+    flow maker is walked in turn; ``None`` and other makers (atomate2's VASP makers) are
+    kept. Nothing is mutated.
+    """
+    if not dataclasses.is_dataclass(maker):
+        return maker
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(maker)}
+    if "calculator_name" in names:
+        changes["calculator_name"] = name
+        if "calculator_kwargs" in names:
+            changes["calculator_kwargs"] = dict(kwargs or {})
+    for f in dataclasses.fields(maker):
+        value = getattr(maker, f.name)
+        if isinstance(value, Maker) and dataclasses.is_dataclass(value):
+            new = with_calculator(value, name, kwargs)
+            if new is not value:
+                changes[f.name] = new
+    return dataclasses.replace(maker, **changes) if changes else maker
+
+
+def calculators_of(maker: Maker | None) -> list[tuple[str, dict[str, Any]]]:
+    """Every distinct ``(calculator name, kwargs)`` used by ``maker`` and its sub-makers."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if maker is None or not dataclasses.is_dataclass(maker):
+        return found
+    names = {f.name for f in dataclasses.fields(maker)}
+    if "calculator_name" in names:
+        found.append(maker_calculator(maker))
+    for f in dataclasses.fields(maker):
+        value = getattr(maker, f.name)
+        if isinstance(value, Maker):
+            found.extend(c for c in calculators_of(value) if c not in found)
+    return found
+
+
+class CalculatorMixin:
+    """One convention for every flow maker: ``maker.with_calculator(name, kwargs)``.
+
+    Flow makers hold calculator makers as fields (`ssbflow.workflows.calc`); this swaps
+    the calculator of all of them at once and returns a copy (`with_calculator`).
+    """
+
+    def with_calculator(self, name: str, kwargs: dict[str, Any] | None = None) -> Self:
+        """A copy of this maker whose every calculator maker uses calculator ``name``."""
+        return with_calculator(self, name, kwargs)  # type: ignore[arg-type,return-value]
 
 
 def provenance_for(

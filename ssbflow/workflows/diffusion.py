@@ -134,7 +134,7 @@ class _ProgressReporter:
         self.n_steps = n_steps
 
     def __call__(self) -> None:
-        from ssbflow.runner import stderr_console
+        from ssbflow.console import stderr_console
 
         done = self.dyn.nsteps
         if done == 0:
@@ -940,7 +940,7 @@ class DiffusionMDMaker(Maker):
 
         if not self.progress:
             return
-        from ssbflow.runner import stderr_console
+        from ssbflow.console import stderr_console
 
         dt_ps = self.time_step_fs / 1000.0
         rate = steps / wall_s if wall_s > 0 else float("nan")  # steps/s
