@@ -85,3 +85,16 @@ class ResultDocument(BaseModel):
     tags: list[str] = Field(
         default_factory=list, description="Free labels for queries, e.g. 'reference:IF-05'"
     )
+
+
+def as_model[M: BaseModel](value: Any, model: type[M]) -> M | Any:
+    """``value`` as a ``model`` instance when it is a dict (monty's ``@`` keys dropped).
+
+    The one place where a stored document (a plain dict, as jobflow hands references
+    over) becomes its pydantic model; ``None`` and instances pass through unchanged.
+    """
+    if value is None or isinstance(value, model):
+        return value
+    if isinstance(value, dict):
+        return model.model_validate({k: v for k, v in value.items() if not k.startswith("@")})
+    return value

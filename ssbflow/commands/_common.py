@@ -177,6 +177,11 @@ def run_command_flow(
     return run_and_load(flow, settings, summary_uuids, work_dir=work_dir, progress=progress)
 
 
+def fmt(value: Any, spec: str = ".3f", none: str = "—") -> str:
+    """A number for a table cell: ``format(value, spec)``, or ``none`` for a missing value."""
+    return none if value is None else format(value, spec)
+
+
 def emit_json(obj: Any) -> None:
     """Print exactly one JSON object on stdout (NaN/inf become null)."""
 
