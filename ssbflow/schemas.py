@@ -87,7 +87,7 @@ class ResultDocument(BaseModel):
     )
 
 
-def as_model[M: BaseModel](value: Any, model: type[M]) -> M | Any:
+def as_model(value: Any, model: type[BaseModel]) -> Any:
     """``value`` as a ``model`` instance when it is a dict (monty's ``@`` keys dropped).
 
     The one place where a stored document (a plain dict, as jobflow hands references
