@@ -742,17 +742,17 @@ def main() -> None:
     ]
     if os.environ.get("SSBFLOW_BENCH_LONG") == "1":
         from ssbflow.execution.runner import run_flow
+        from ssbflow.execution.store import load_output
         from ssbflow.settings import get_settings
+        from ssbflow.workflows.diffusion import summary_uuid_of
 
         with tempfile.TemporaryDirectory() as tmp:
             settings = get_settings(data_dir=Path(tmp))
             flow = DiffusionMaker(calculator_name=args.calculator).make(unit, "Li")
             start = time.perf_counter()
-            responses = run_flow(flow, settings)
+            run_flow(flow, settings)
             wall = time.perf_counter() - start
-        from ssbflow.commands.diffusion import _find_document
-
-        doc = _find_document(responses)
+            doc = load_output(settings, summary_uuid_of(flow)) or {}
         result["long_run"] = {
             "wall_h": wall / 3600,
             "activation_energy_eV": doc.get("activation_energy_eV"),

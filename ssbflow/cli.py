@@ -55,28 +55,59 @@ def _register_commands() -> None:
     app._ssbflow_registered = True  # type: ignore[attr-defined]
 
 
-#: Library field names (Maker fields, `ssbflow.validation` defaults) -> CLI flags, for
-#: errors raised below the command layer. A field that is a parameter of the command
-#: being run maps to that parameter's own flag first.
+#: Library fields (Maker fields, `ssbflow.validation` defaults, parameters) -> CLI flags
+#: shared by every command, for errors raised below the command layer. A field that is a
+#: parameter of the command being run maps to that parameter's own flag first, then
+#: `COMMAND_FIELD_FLAGS` of that command, then this table.
 FIELD_FLAGS = {
-    "temperatures_K": "--temperatures",
-    "temperature_K": "--temperatures",
-    "min_msd_increase_A2": "--min-msd",
-    "equilibration_ps": "--equilibration-ps",
-    "duration_ps": "--duration-ps",
-    "time_step_fs": "--timestep-fs",
-    "sample_interval_fs": "--sample-interval-fs",
-    "supercell_min_length_A": "--supercell-min-length",
     "calculator_name": "--calculator",
     "calculator_kwargs": "--calculator-kwargs",
-    "jump_distance_A": "--jump-distance",
-    "haven_ratio": "--haven-ratio",
-    "ion_charge": "--ion-charge",
-    "lost_after_s": "--lost-after",
     "data_dir": "--data-dir",
     "work_dir": "--work-dir",
     "fworker_file": "--fworker",
     "launchpad_file": "--launchpad",
+    "lost_after_s": "--lost-after",
+}
+
+_DIFFUSION_FIELD_FLAGS = {
+    "temperatures_K": "--temperatures",
+    "temperature_K": "--temperatures",
+    "min_msd_increase_A2": "--min-msd",
+    "time_step_fs": "--timestep-fs",
+    "jump_distance_A": "--jump-distance",
+    "frame_interval_ps": "--timestep-fs",
+}
+
+#: Per command: library fields whose flag is not the field's own name.
+COMMAND_FIELD_FLAGS: dict[str, dict[str, str]] = {
+    "adhesion": {
+        "max_area_A2": "--max-area",
+        "electrolyte_termination": "--termination",
+        "top_k": "--refine-top",
+    },
+    "surface": {
+        "millers": "--miller",
+        "tolerance_J_per_m2": "--tolerance",
+        "min_thickness_A": "--min-thickness",
+        "max_thickness_A": "--max-thickness",
+        "vacuum_A": "--vacuum",
+        "metal_element": "--metal",
+        "delta_mu_metal_eV": "--delta-mu",
+        "chemical_potentials_eV": "--chemical-potential",
+    },
+    "diffusion": {
+        **_DIFFUSION_FIELD_FLAGS,
+        "supercell_min_length_A": "--supercell-min-length",
+        "auto_temperatures": "--temperatures",
+        "auto_start_K": "--auto-start",
+        "auto_min_K": "--auto-min",
+        "auto_step_inv_K": "--auto-step",
+        "concurrent_temperatures": "--parallel",
+    },
+    "diffusion-analyze": dict(_DIFFUSION_FIELD_FLAGS),
+    "phonons": {"supercell_min_length_A": "--supercell-min-length"},
+    "calibrate": {"gaps_A": "--gaps"},
+    "reproduce": {"reference_file": "--reference"},
 }
 
 #: Set ``SSBFLOW_DEBUG=1`` to see the traceback of an unexpected error.
@@ -100,16 +131,22 @@ def _flag_of(command: click.Command | None, field: str | None) -> str | None:
             longs = [o for o in opts if o.startswith("--")]
             return longs[0] if longs else opts[0]
         return None  # an argument: its name is already what the user sees in usage
-    return FIELD_FLAGS.get(field)
+    own = COMMAND_FIELD_FLAGS.get(getattr(command, "name", None) or "", {})
+    return own.get(field) or FIELD_FLAGS.get(field)
 
 
 def _with_flag(exc: InputError, command: click.Command | None) -> InputError:
-    """``exc`` with its field replaced by the flag, in the message and in ``field``."""
+    """``exc`` with its field replaced by the flag, in the message and in ``field``.
+
+    An identifier-like field (``max_area_A2``) is replaced wherever it stands alone in the
+    message; a plain word (``output``) only where it first appears.
+    """
     field = getattr(exc, "field", None)
     flag = _flag_of(command, field)
     if flag is None or flag == field:
         return exc
-    message = re.sub(rf"(?<![\w-]){re.escape(field)}(?!\w)", flag, str(exc), count=1)
+    count = 0 if "_" in field else 1
+    message = re.sub(rf"(?<![\w-]){re.escape(field)}(?!\w)", flag, str(exc), count=count)
     new = InputError(message, field=flag)
     new.__cause__ = exc.__cause__
     return new

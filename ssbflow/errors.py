@@ -27,3 +27,9 @@ class InputError(ValueError):
 
 class CalculationError(RuntimeError):
     """A calculation ran but its result cannot be trusted (non-finite energy, no convergence)."""
+
+
+def one_line_error(exc: BaseException, limit: int = 400) -> str:
+    """``'RuntimeError: message'`` on one line, at most ``limit`` characters (a stored
+    ``failure_reason``)."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:limit]

@@ -1,12 +1,5 @@
-"""Deprecated alias of `ssbflow.execution.fw` (moved in 0.x; this name goes in the next release)."""
+"""Deprecated alias of `ssbflow.execution.fw` (moved; this name goes in the next release)."""
 
-import importlib
-import sys
-import warnings
+from ssbflow._deprecation import alias_module
 
-warnings.warn(
-    "ssbflow.fw moved to ssbflow.execution.fw; import it from there",
-    DeprecationWarning,
-    stacklevel=2,
-)
-sys.modules[__name__] = importlib.import_module("ssbflow.execution.fw")
+alias_module(__name__, "ssbflow.execution.fw")

@@ -1,12 +1,5 @@
-"""Deprecated alias of `ssbflow.reproduce.reference` (this name goes in the next release)."""
+"""Deprecated alias of `ssbflow.reproduce.reference` (moved; this name goes in the next release)."""
 
-import importlib
-import sys
-import warnings
+from ssbflow._deprecation import alias_module
 
-warnings.warn(
-    "ssbflow.reference moved to ssbflow.reproduce.reference; import it from there",
-    DeprecationWarning,
-    stacklevel=2,
-)
-sys.modules[__name__] = importlib.import_module("ssbflow.reproduce.reference")
+alias_module(__name__, "ssbflow.reproduce.reference")

@@ -1,12 +1,5 @@
-"""Deprecated alias of `ssbflow.execution.runner` (moved in 0.x; this name goes in the next release)."""
+"""Deprecated alias of `ssbflow.execution.runner` (moved; this name goes in the next release)."""
 
-import importlib
-import sys
-import warnings
+from ssbflow._deprecation import alias_module
 
-warnings.warn(
-    "ssbflow.runner moved to ssbflow.execution.runner; import it from there",
-    DeprecationWarning,
-    stacklevel=2,
-)
-sys.modules[__name__] = importlib.import_module("ssbflow.execution.runner")
+alias_module(__name__, "ssbflow.execution.runner")

@@ -2,7 +2,7 @@
 
 Values come, in increasing priority, from the defaults below, an optional YAML file
 (``SSBFLOW_CONFIG_FILE`` or ``~/.config/ssbflow/config.yaml``), ``SSBFLOW_*`` environment
-variables, and explicit keyword arguments (the CLI's ``--data-dir`` for example).
+variables, and explicit keyword arguments (the CLI's data-folder option for example).
 
 Example YAML file::
 

@@ -1,12 +1,5 @@
-"""Deprecated alias of `ssbflow.execution.store` (moved in 0.x; this name goes in the next release)."""
+"""Deprecated alias of `ssbflow.execution.store` (moved; this name goes in the next release)."""
 
-import importlib
-import sys
-import warnings
+from ssbflow._deprecation import alias_module
 
-warnings.warn(
-    "ssbflow.store moved to ssbflow.execution.store; import it from there",
-    DeprecationWarning,
-    stacklevel=2,
-)
-sys.modules[__name__] = importlib.import_module("ssbflow.execution.store")
+alias_module(__name__, "ssbflow.execution.store")

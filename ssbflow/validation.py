@@ -3,7 +3,8 @@
 Every function raises `ssbflow.errors.InputError` with ``field`` set to the name of the
 setting it checked (a Maker field or a CLI parameter name such as ``"output"``); the
 message is one line saying what is wrong and how to fix it. The CLI maps ``field`` to
-its flag (``min_msd_increase_A2`` -> ``--min-msd``); library code never speaks in flags.
+its flag (`ssbflow.cli.COMMAND_FIELD_FLAGS`, e.g. ``min_msd_increase_A2`` -> the min-msd
+option of ``ssbflow diffusion``); library code never speaks in flags.
 
 The functions have no side effects beyond, where documented, a probe file that is
 removed at once: nothing is created that a failed command would leave behind.
@@ -247,11 +248,11 @@ def check_data_dir(path: Any, field: str = "data_dir") -> Path:
     """The results/LaunchPad folder: usable as by `check_output_dir`, and its SQLite
     results file (``results/ssbflow.sqlite``), where present, is a readable database.
 
-    The fix names ``SSBFLOW_DATA_DIR`` / ``--data-dir`` so that the user knows which
-    setting to change.
+    The fix names ``SSBFLOW_DATA_DIR`` and the ``data_dir`` setting (the CLI shows its
+    flag) so that the user knows which setting to change.
     """
     folder = Path(path).expanduser()
-    check_output_dir(folder, field, fix="set SSBFLOW_DATA_DIR (or --data-dir) to a usable folder")
+    check_output_dir(folder, field, fix=f"set SSBFLOW_DATA_DIR (or {field}) to a usable folder")
     results = folder / "results"
     if results.exists() and not results.is_dir():
         raise _err(f"{field}: {results} is a file, not the results folder; move it away", field)

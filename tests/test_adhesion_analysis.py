@@ -8,9 +8,15 @@ import pytest
 from ssbflow.analysis.adhesion import (
     EV_PER_A2_TO_J_PER_M2,
     contact_angle_deg,
+    contact_figures,
     fit_uber,
+    gap_scan_binding_J_per_m2,
     grand_surface_energy_J_per_m2,
+    headline_choice,
     interface_energy_J_per_m2,
+    metal_rich_surface_energy_J_per_m2,
+    relaxation_start_gap,
+    screening_order,
     surface_energy_from_series_J_per_m2,
     surface_energy_J_per_m2,
     uber_energy_J_per_m2,
@@ -126,3 +132,124 @@ def test_uber_fit_rejects_unbound_scan():
         fit_uber([1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4])
     with pytest.raises(ValueError):
         fit_uber([1, 2, 3], [-0.1, -0.2, -0.1])
+
+
+def test_gap_scan_binding_by_hand():
+    # interface 1 eV below the two slabs over 20 Å²: bound by 0.05 eV/Å² (negative)
+    b = gap_scan_binding_J_per_m2([-301.0, None, -299.0], -100.0, -200.0, 20.0)
+    assert b[0] == pytest.approx(-0.05 * 16.021766, rel=1e-6)
+    assert b[1] is None
+    assert b[2] == pytest.approx(+0.05 * 16.021766, rel=1e-6)
+    # the opposite of the rigid W_ad at that gap
+    assert b[0] == pytest.approx(-work_of_adhesion_J_per_m2(-301.0, -100.0, -200.0, 20.0))
+    # a missing slab energy: no binding energy anywhere
+    assert gap_scan_binding_J_per_m2([-301.0, -300.5], None, -200.0, 20.0) == [None, None]
+
+
+def test_relaxation_start_gap_at_the_fitted_minimum():
+    gaps = [1.5, 1.8, 2.1, 2.4, 2.7, 3.1, 3.7, 4.6]
+    binding = list(uber_energy_J_per_m2(gaps, 0.8, 2.25, 0.45))
+    start = relaxation_start_gap(gaps, binding, initial_gap_A=2.1)
+    assert start.note is None
+    assert start.start_gap_A == pytest.approx(2.25, abs=1e-4)
+    assert start.fit.work_of_separation_J_per_m2 == pytest.approx(0.8, rel=1e-4)
+    # the same fit as fit_uber on the points with energies (one missing point dropped)
+    with_gap = [*binding[:3], None, *binding[4:]]
+    start = relaxation_start_gap(gaps, with_gap, initial_gap_A=2.1)
+    direct = fit_uber([g for g, b in zip(gaps, with_gap, strict=True) if b is not None],
+                      [b for b in with_gap if b is not None])  # fmt: skip
+    assert start.fit == direct and start.start_gap_A == direct.equilibrium_gap_A
+
+
+def test_relaxation_start_gap_fit_outside_the_scan_keeps_the_initial_gap_and_says_so():
+    gaps = [2.6, 2.8, 3.0, 3.2]  # minimum at 3.5 Å, beyond the scan
+    binding = list(uber_energy_J_per_m2(gaps, 0.8, 3.5, 1.0))
+    start = relaxation_start_gap(gaps, binding, initial_gap_A=2.8)
+    assert start.start_gap_A == 2.8
+    assert start.fit.equilibrium_gap_A == pytest.approx(3.5, abs=1e-3)
+    assert "outside the scanned gaps [2.60, 3.20]" in start.note
+
+
+def test_relaxation_start_gap_failed_fit_starts_at_the_lowest_point_and_says_so():
+    # no binding anywhere: the fit fails; the lowest-energy point is at 2 Å
+    start = relaxation_start_gap([1.0, 2.0, 3.0, 4.0], [0.4, 0.1, 0.2, 0.3], initial_gap_A=3.0)
+    assert start.fit is None and start.start_gap_A == 2.0
+    assert start.note.startswith("UBER fit failed (the gap scan shows no binding")
+    assert "lowest energy, 2.00 Å" in start.note
+
+
+def test_relaxation_start_gap_too_few_points():
+    start = relaxation_start_gap([1.0, 2.0, 3.0, 4.0], [-0.1, None, -0.3, -0.2], 2.5)
+    assert start.fit is None and start.start_gap_A == 2.5
+    assert "only 3 of 4 scanned gaps" in start.note
+    # no scan asked for: nothing to say
+    none = relaxation_start_gap([], [], 2.5)
+    assert none.start_gap_A == 2.5 and none.fit is None and none.note is None
+
+
+def test_metal_rich_surface_energy():
+    assert metal_rich_surface_energy_J_per_m2(0.3, 0.0) == 0.3
+    assert metal_rich_surface_energy_J_per_m2(0.3, -0.5) is None
+
+
+def test_contact_figures_by_hand():
+    # W = 0.2, γ_metal = 0.5, γ_face = 0.3: cos θ = 0.4 − 1 = −0.6, γ_int = 0.6
+    f = contact_figures(0.2, 0.5, 0.3)
+    assert f.contact_angle_deg == pytest.approx(math.degrees(math.acos(-0.6)))
+    assert f.contact_angle_deg == pytest.approx(126.8699, abs=1e-4)
+    assert f.wetting == "non-wetting"
+    assert f.interface_energy_J_per_m2 == pytest.approx(0.6)
+    assert not f.reactive
+    # W = 2.0 ≥ 2γ_metal: perfect wetting; γ_int = 0.5 + 1.0 − 2.0 < 0: reactive
+    f = contact_figures(2.0, 0.5, 1.0)
+    assert (f.contact_angle_deg, f.wetting) == (0.0, "perfect wetting")
+    assert f.interface_energy_J_per_m2 == pytest.approx(-0.5) and f.reactive
+    # no face energy: θ only; no metal energy: nothing
+    f = contact_figures(0.75, 0.5, None)
+    assert f.contact_angle_deg == pytest.approx(60.0) and f.interface_energy_J_per_m2 is None
+    assert not f.reactive
+    f = contact_figures(0.75, None, 0.3)
+    assert (f.contact_angle_deg, f.wetting, f.interface_energy_J_per_m2) == (None, None, None)
+
+
+def test_headline_choice_lowest_clean_interface_energy():
+    # contact 0 is reactive (γ_int < 0), 1 migrated, 2 and 3 clean: lowest γ_int of those
+    choice = headline_choice([-0.5, 0.1, 0.6, 0.4], [2.0, 1.0, 0.2, 0.3],
+                             [True, False, False, False], [False, True, False, False])  # fmt: skip
+    assert (choice.index, choice.criterion) == (3, "lowest interface energy")
+    # a tie goes to the first
+    assert headline_choice([0.4, 0.4], [0.1, 0.2], [False] * 2, [False] * 2).index == 0
+
+
+def test_headline_choice_without_interface_energies():
+    # no γ_int anywhere: the largest W_ad among clean contacts
+    choice = headline_choice([None, None, None], [0.9, 0.5, 0.7], [False] * 3,
+                             [True, False, False])  # fmt: skip
+    assert (choice.index, choice.criterion) == (2, "largest work of adhesion")
+    # every contact with a γ_int is reactive and no clean one lacks it: the face is unstable
+    choice = headline_choice([-0.5, -0.1], [2.0, 1.5], [True, True], [False, False])
+    assert (choice.index, choice.criterion) == (None, "all reactive")
+    # a clean contact without γ_int besides reactive ones: it is the headline, by W_ad
+    choice = headline_choice([-0.5, None], [2.0, 0.3], [True, False], [False, False])
+    assert (choice.index, choice.criterion) == (1, "largest work of adhesion")
+    # every contact migrated: none
+    choice = headline_choice([0.2, None], [0.5, 0.3], [False, False], [True, True])
+    assert (choice.index, choice.criterion) == (None, "none")
+    with pytest.raises(ValueError):
+        headline_choice([0.1], [0.2, 0.3], [False], [False])
+
+
+def test_screening_order_best_registry_of_each_group_first():
+    # groups A (r0 0.5, r1 0.9) and B (r0 0.7, r1 0.6); c failed (None)
+    w = [0.5, 0.9, 0.7, 0.6, None]
+    groups = ["A", "A", "B", "B", "C"]
+    labels = ["A-r0", "A-r1", "B-r0", "B-r1", "C-r0"]
+    # best of each group (A-r1, then B-r0), then the rest by W_ad; no failed candidate
+    assert screening_order(w, groups, labels) == ["A-r1", "B-r0", "B-r1", "A-r0"]
+    # equal W_ad: the first of a group is its best; across groups, by label descending
+    assert screening_order([0.4, 0.4, 0.4], ["A", "A", "B"], ["a0", "a1", "b0"]) == [
+        "b0",
+        "a0",
+        "a1",
+    ]
+    assert screening_order([None], ["A"], ["a0"]) == []

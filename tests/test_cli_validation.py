@@ -77,6 +77,9 @@ BAD_INPUTS: list[tuple[str, list[str], dict[str, str], str, str | None]] = [
     ("analyze-temperature-1e9", ["diffusion-analyze", "t1.xyz", "t2.xyz", "--species", "Cu", "--temperatures", "600 1e9"], {}, "10000 K", "--temperatures"),
     ("phonons-supercell-nan", ["phonons", "cu.cif", *EMT, "--supercell-min-length", "nan"], {}, "finite", "--supercell-min-length"),
     ("adhesion-max-strain-nan", ["adhesion", *ADH, "--max-strain", "nan"], {}, "finite", "--max-strain"),
+    # a library limit (field max_area_A2 / max_atoms) is named by its flag
+    ("adhesion-max-area-no-match", ["adhesion", "Li", "Li2O", "--calculator", "lj", "--max-area", "3"], {}, "raise --max-area to at least", "--max-area"),
+    ("stability-max-atoms", ["stability", "Li", "Li2O", "--calculator", "lj", "--max-atoms", "1"], {}, "more than --max-atoms=1; raise --max-atoms", "--max-atoms"),
     # DFT refinement options (issue 12), refused before the ML study starts
     ("adhesion-refine-unknown", ["adhesion", *ADH, "--refine", "castep"], {}, "unknown refinement 'castep'; valid forms: gpaw, gpaw:fast", "--refine"),
     ("adhesion-refine-bad-preset", ["adhesion", *ADH, "--refine", "gpaw:ultra"], {}, "unknown GPAW preset 'ultra'", "--refine"),
@@ -90,7 +93,7 @@ BAD_INPUTS: list[tuple[str, list[str], dict[str, str], str, str | None]] = [
     ("calculator-function", ["phonons", "cu.cif", "--calculator", "os.path:join"], {}, "not an ASE calculator", "--calculator"),
     # 6. size limits named
     ("diffusion-supercell-100", ["diffusion", *DIFF, "--supercell-min-length", "100"], {}, "above the limit of 2000 atoms", "--supercell-min-length"),
-    ("phonons-supercell-45", ["phonons", "cu.cif", *EMT, "--supercell-min-length", "45"], {}, "above the limit of 1000", None),
+    ("phonons-supercell-45", ["phonons", "cu.cif", *EMT, "--supercell-min-length", "45"], {}, "above the limit of 1000; lower --supercell-min-length", "--supercell-min-length"),
     # 7. LaunchPad and configuration errors
     ("launchpad-empty", ["status", "--launchpad", "empty.yaml"], {}, "has no 'host'", "--launchpad"),
     ("launchpad-no-host", ["status", "--launchpad", "nohost.yaml"], {}, "has no 'host'", "--launchpad"),
@@ -215,6 +218,54 @@ def test_bad_input_is_refused_cleanly(
 def test_the_table_covers_the_twelve_classes():
     """At least 40 distinct bad inputs (the issue's ~40 failing ones and more)."""
     assert len({case for case, *_ in BAD_INPUTS}) == len(BAD_INPUTS) >= 40
+
+
+def _commands() -> dict:
+    import typer
+
+    from ssbflow.cli import _register_commands, app
+
+    _register_commands()
+    return typer.main.get_command(app).commands
+
+
+def test_every_mapped_flag_is_an_option_of_its_command():
+    from ssbflow.cli import COMMAND_FIELD_FLAGS, FIELD_FLAGS
+
+    commands = _commands()
+    every = set()
+    for command in commands.values():
+        for sub in [command, *(getattr(command, "commands", None) or {}).values()]:
+            every |= {o for p in sub.params for o in p.opts}
+    assert set(FIELD_FLAGS.values()) <= every
+    for name, table in COMMAND_FIELD_FLAGS.items():
+        options = {o for p in commands[name].params for o in p.opts}
+        assert set(table.values()) <= options, name
+        # a field that is already a parameter maps by itself; the table only holds the rest
+        assert not set(table) & {p.name for p in commands[name].params}, name
+
+
+def test_a_field_maps_to_the_flag_of_the_command_being_run():
+    from ssbflow.cli import _flag_of, _with_flag
+
+    commands = _commands()
+    assert _flag_of(commands["adhesion"], "max_area_A2") == "--max-area"
+    assert _flag_of(commands["adhesion"], "max_atoms") == "--max-atoms"  # its own parameter
+    assert _flag_of(commands["surface"], "max_area_A2") is None  # no such option there
+    assert _flag_of(commands["surface"], "vacuum_A") == "--vacuum"
+    assert _flag_of(commands["diffusion-analyze"], "temperatures_K") == "--temperatures"
+    assert _flag_of(commands["phonons"], "calculator_name") == "--calculator"  # shared table
+    assert _flag_of(commands["stability"], "metal") is None  # an argument, not an option
+    error = _with_flag(
+        InputError("max_area_A2 = 5 finds no match; raise max_area_A2 to 60", field="max_area_A2"),
+        commands["adhesion"],
+    )
+    assert str(error) == "--max-area = 5 finds no match; raise --max-area to 60"
+    assert error.field == "--max-area"
+    plain = _with_flag(
+        InputError("output: x is a file; the output ...", "output"), commands["phonons"]
+    )
+    assert str(plain) == "--output: x is a file; the output ..."  # a plain word: first only
 
 
 # --------------------------------------------------------------------------------------

@@ -206,10 +206,19 @@ def _cu3au() -> Structure:
     return s
 
 
-def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_path):
-    from ssbflow.commands.diffusion import _find_document
+def _run_summary(flow, settings) -> dict:
+    """Run a diffusion flow; its summary, found under the flow's summary uuid."""
     from ssbflow.execution.runner import run_flow
+    from ssbflow.execution.store import load_output
+    from ssbflow.workflows.diffusion import summary_uuid_of
 
+    run_flow(flow, settings, progress=False)
+    doc = load_output(settings, summary_uuid_of(flow))
+    assert doc is not None and doc["result_type"] == "diffusion"
+    return doc
+
+
+def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_path):
     maker = _ladder_maker(
         target_precision=0.2,
         max_duration_ps=1.2,
@@ -224,7 +233,7 @@ def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_
         progress_percent=None,
         checkpoint_dir=str(tmp_path / "ck"),
     )
-    doc = _find_document(run_flow(maker.make(_cu3au(), "Cu"), settings, progress=False))
+    doc = _run_summary(maker.make(_cu3au(), "Cu"), settings)
     assert doc["ladder"] == "auto"
     assert doc["temperatures_K"] == [4000.0, 1000.0]  # hottest first, then one step down
     assert doc["stop_kinds"] == {"4000": "breakdown", "1000": "max_duration"}
@@ -248,8 +257,6 @@ def test_auto_ladder_finds_the_framework_breakdown_and_steps_down(settings, tmp_
 def test_auto_ladder_rung_that_raises_ends_in_a_failed_summary(settings, tmp_path, monkeypatch):
     """The second rung's MD raises: the ladder stops, the analysis still runs with the
     first rung and the failure, and the summary names the temperature and the error."""
-    from ssbflow.commands.diffusion import _find_document
-    from ssbflow.execution.runner import run_flow
     from ssbflow.workflows.diffusion import DiffusionMDMaker
 
     real_run = DiffusionMDMaker.run
@@ -273,7 +280,7 @@ def test_auto_ladder_rung_that_raises_ends_in_a_failed_summary(settings, tmp_pat
         relax_maker=None,
         progress_percent=None,
     )
-    doc = _find_document(run_flow(maker.make(_cu3au(), "Cu"), settings, progress=False))
+    doc = _run_summary(maker.make(_cu3au(), "Cu"), settings)
     assert doc["ladder"] == "auto" and doc["status"] == "failed"
     assert doc["activation_energy_eV"] is None and doc["diffusivity_cm2_per_s"] == {}
     assert "framework breakdown" in doc["excluded_temperatures"]["4000"]

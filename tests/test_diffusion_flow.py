@@ -323,3 +323,180 @@ def test_cli_analyze_human_table_shows_collective_columns(run_cli, tmp_path):
     assert "D_J" in stdout and "H_R" in stdout and "Ea =" in stdout
     data = json.loads((tmp_path / "o" / "diffusion.json").read_text())
     assert set(data["haven_ratio_measured"]) == {"800", "1000", "1200"}
+
+
+def test_a_plugged_in_md_maker_runs_the_ladder(settings, jobstore):
+    """Any MD maker can be the flow's production (and equilibration) MD: here atomate2's
+    ASE MD through `CalcMDMaker` with EMT, under names of its own. Its jobs run at each
+    temperature of the ladder, its trajectories are analysed, and the flow maker and its
+    sub-makers are left as they were."""
+    import copy
+
+    from ssbflow.execution.runner import run_flow
+    from ssbflow.execution.store import load_output
+    from ssbflow.workflows.diffusion import CalcMDMaker, summary_uuid_of
+
+    production = CalcMDMaker(
+        name="custom emt md", calculator_name="emt", time_step=2.0, n_steps=300,
+        traj_interval=5, progress_percent=None,
+    )  # fmt: skip
+    equilibration = CalcMDMaker(
+        name="custom equilibration", calculator_name="emt", time_step=2.0, n_steps=50,
+        traj_interval=5, stage="equilibration", store_positions=False, progress_percent=None,
+    )  # fmt: skip
+    maker = DiffusionMaker(
+        calculator_name="emt",
+        temperatures_K=(3000.0, 5000.0),
+        supercell_min_length_A=5.0,
+        relax_maker=None,
+        min_msd_increase_A2=0.3,
+        production_md_maker=production,
+        equilibration_maker=equilibration,
+    )
+    before = copy.deepcopy(maker)
+    flow = maker.make(hot_copper(), "Cu")
+    assert maker == before  # make changed nothing, sub-makers included
+    run_flow(flow, settings, progress=False)
+    assert maker == before and production.ensemble == before.production_md_maker.ensemble
+
+    names = {d["name"] for d in jobstore.query({}, properties=["name"])}
+    assert {"custom emt md 3000 K", "custom emt md 5000 K"} <= names
+    assert {"custom equilibration 3000 K", "custom equilibration 5000 K"} <= names
+    assert not any(n.startswith("md ") for n in names)  # the default MD maker did not run
+    doc = load_output(settings, summary_uuid_of(flow))
+    assert doc["result_type"] == "diffusion" and doc["calculator"] == "emt"
+    for key, uuid in doc["trajectory_job_uuids"].items():
+        (job_doc,) = jobstore.query({"uuid": uuid}, properties=["name"])
+        assert job_doc["name"] == f"custom emt md {key} K"
+        run = load_output(settings, uuid)
+        # the plugged-in maker's own settings: 300 steps of 2 fs, a frame every 10 fs,
+        # started from the equilibrated velocities at its temperature
+        assert run["n_steps"] == 300 and run["sample_interval_fs"] == 10.0
+        assert run["temperature_K"] == float(key)
+        assert len(run["trajectory"]["positions_A"]) == 61
+    assert doc["run_duration_ps"] == {"3000": 0.6, "5000": 0.6}
+    assert doc["provenance"]["settings"]["md_maker"] == "CalcMDMaker (custom emt md)"
+    assert "custom equilibration" in doc["thermostat"] and "Bussi" in doc["thermostat"]
+    # liquid Cu (EMT): D ~ 1e-4 cm²/s, as with the default MD maker
+    assert all(2e-5 < v < 1e-3 for v in doc["diffusivity_cm2_per_s"].values()), doc
+
+
+def test_flow_maker_with_calculator_and_bad_md_makers():
+    from ssbflow.errors import InputError
+    from ssbflow.workflows.common import calculators_of
+    from ssbflow.workflows.diffusion import CalcMDMaker, DiffusionMDMaker
+
+    maker = DiffusionMaker(calculator_name="emt", relax_maker=None)
+    switched = maker.with_calculator("lj", {"sigma": 2.3})
+    assert calculators_of(switched) == [("lj", {"sigma": 2.3})]
+    assert maker.calculator_name == "emt"  # a copy
+    default_md = switched.production_maker()
+    assert isinstance(default_md, DiffusionMDMaker) and default_md.calculator_name == "lj"
+    plugged = DiffusionMaker(
+        production_md_maker=CalcMDMaker(calculator_name="emt"), relax_maker=None
+    )
+    assert ("lj", {}) in calculators_of(plugged.with_calculator("lj", {}))
+    assert plugged.with_calculator("lj", {}).production_md_maker.calculator_name == "lj"
+    with pytest.raises(InputError, match="temperature") as info:
+        DiffusionMaker(
+            calculator_name="emt", production_md_maker=DiffusionMaker(), relax_maker=None
+        ).make(hot_copper(), "Cu")
+    assert info.value.field == "production_md_maker"
+    with pytest.raises(InputError, match="automatic ladder needs a DiffusionMDMaker"):
+        DiffusionMaker(
+            production_md_maker=CalcMDMaker(calculator_name="emt"), relax_maker=None,
+            auto_temperatures=True, target_precision=0.2,
+        ).make(hot_copper(), "Cu")  # fmt: skip
+    with pytest.raises(InputError, match="with species") as info:
+        DiffusionMaker(calculator_name="emt", relax_maker=None).make(hot_copper(), "Li")
+    assert info.value.field == "species"
+
+
+def test_deprecated_md_maker_method_still_gives_one_temperature():
+    maker = DiffusionMaker(calculator_name="emt", relax_maker=None)
+    with pytest.warns(DeprecationWarning, match="md_maker_at"):
+        one = maker.md_maker(1200.0, 7, "Cu")
+    assert one.temperature_K == 1200.0 and one.calculator_name == "emt"
+    assert one.name == "md 1200 K"
+
+
+def test_calc_md_maker_make_does_not_mutate(settings):
+    from dataclasses import replace
+
+    from jobflow import run_locally
+
+    from ssbflow.execution.store import get_jobstore
+    from ssbflow.workflows.diffusion import CalcMDMaker
+
+    for thermostat in ("bussi", "nose-hoover-chain"):
+        maker = CalcMDMaker(
+            calculator_name="emt", temperature=1500.0, time_step=2.0, n_steps=20,
+            traj_interval=5, thermostat=thermostat, progress_percent=None,
+        )  # fmt: skip
+        before = replace(maker)
+        job = maker.make(hot_copper())
+        responses = run_locally(job, store=get_jobstore(settings), ensure_success=True, log=False)
+        doc = responses[job.uuid][1].output
+        assert doc.thermostat == thermostat and len(doc.trajectory.positions_A) == 5
+        assert maker == before
+        assert maker.dynamics == before.dynamics and maker.ase_md_kwargs == before.ase_md_kwargs
+
+
+def test_cli_analyze_and_the_flow_analysis_agree(run_cli, tmp_path):
+    """One set of trajectory files, two ways in: `diffusion-analyze` and the flow's
+    analysis job (on MD documents holding the same frames) give the same numbers."""
+    from ssbflow.workflows.diffusion import MDRunDocument, MDTrajectory, analyze_diffusion
+    from ssbflow.workflows.trajectory import load_trajectory
+
+    files = _write_walks(tmp_path)[:2]
+    temps = (800.0, 1000.0)
+    runs = []
+    for path, temp in zip(files, temps, strict=True):
+        traj = load_trajectory(path, temp)
+        n = len(traj.positions_A)
+        dt_fs = traj.frame_interval_ps * 1000.0
+        final = Structure(
+            Lattice(traj.cells_A[0]), traj.symbols, traj.positions_A[-1], coords_are_cartesian=True
+        )
+        runs.append(
+            MDRunDocument(
+                temperature_K=temp, stage="production", thermostat="bussi",
+                thermostat_time_fs=100.0, time_step_fs=dt_fs, n_steps=n - 1,
+                sample_interval_steps=1, sample_interval_fs=dt_fs, duration_ps=(n - 1) * dt_fs / 1e3,
+                n_atoms=len(traj.symbols), formula="Li2S", wall_time_s=1.0, atom_steps_per_s=1.0,
+                final_structure=final,
+                trajectory=MDTrajectory(
+                    symbols=traj.symbols, positions_A=traj.positions_A.tolist(),
+                    cell_A=traj.cells_A[0].tolist(), time_fs=(np.arange(n) * dt_fs).tolist(),
+                ),
+            )
+        )  # fmt: skip
+    first = load_trajectory(files[0], temps[0])
+    supercell = Structure(
+        Lattice(first.cells_A[0]), first.symbols, first.positions_A[0], coords_are_cartesian=True
+    )
+    maker = DiffusionMaker(calculator_name="emt", relax_maker=None, min_msd_increase_A2=0.5)
+    flow_doc = analyze_diffusion.original(
+        runs, ["a", "b"], supercell, "Li", maker.study_settings(), "walkers", upstream_uuids=[]
+    ).model_dump()
+    code, stdout, stderr = run_cli(
+        "diffusion-analyze", *files, "--species", "Li", "--temperatures", "800 1000",
+        "--min-msd", "0.5", "--json", "--output", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 0, stderr
+    cli_doc = json.loads(stdout)
+    assert flow_doc["status"] == cli_doc["status"] == "successful"
+    for key in (
+        "diffusivity_cm2_per_s", "diffusivity_stderr_cm2_per_s",
+        "collective_diffusivity_cm2_per_s", "haven_ratio_measured",
+    ):  # fmt: skip
+        assert flow_doc[key] == cli_doc[key], key  # the same numbers, to the last bit
+    for key in ("activation_energy_eV", "prefactor_D0_cm2_per_s", "conductivity_300K_S_per_cm"):
+        assert flow_doc[key] == pytest.approx(cli_doc[key], rel=1e-12), key
+    # the jump distance: from the supercell (flow) or the first frame (CLI), the same atoms
+    assert flow_doc["jump_distance_A"] == pytest.approx(cli_doc["jump_distance_A"], rel=1e-9)
+    assert flow_doc["attempt_frequency_THz"] == pytest.approx(
+        cli_doc["attempt_frequency_THz"], rel=1e-9
+    )
+    for key, value in flow_doc["diffusivity_cm2_per_s"].items():  # the walkers' own D
+        assert value == pytest.approx(d_true_cm2_per_s(float(key)), rel=0.35)

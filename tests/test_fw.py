@@ -136,6 +136,24 @@ def test_embedded_launchpad_is_shared_and_checkpointed(settings):
     ]
 
 
+def test_embedded_launchpad_writes_back_only_after_changing_methods(settings):
+    """Read-only LaunchPad methods leave the file alone; the others write it back."""
+    from fireworks import Firework, ScriptTask, Workflow
+
+    from ssbflow.execution.fw import EmbeddedLaunchPad
+
+    directory = settings.data_dir / "launchpad"
+    elp = EmbeddedLaunchPad(directory)
+    generation = (directory / "launchpad.generation").read_text()
+    assert elp.get_fw_ids() == [] and elp.get_wf_ids() == []
+    assert (directory / "launchpad.generation").read_text() == generation
+    (fw_id,) = elp.add_wf(Workflow([Firework(ScriptTask.from_str("true"))])).values()
+    after_add = (directory / "launchpad.generation").read_text()
+    assert after_add != generation
+    assert EmbeddedLaunchPad(directory).get_fw_ids() == [fw_id]
+    assert (directory / "launchpad.generation").read_text() == after_add
+
+
 def test_busy_embedded_launchpad_says_so(settings):
     """A lock held by another process gives a one-line 'busy' error after the timeout."""
     from ssbflow.execution.fw import EmbeddedLaunchPad, LaunchPadBusyError
@@ -279,6 +297,45 @@ def test_submit_worker_results_in_three_processes(tmp_path):
 
     bulk = Structure.from_file(tmp_path / "out" / "bulk.cif")
     assert bulk.composition.reduced_formula == "Cu" and len(bulk) == 4
+
+
+def test_results_library_queries_filter_and_load_by_prefix(settings, run_cli):
+    """`ssbflow.execution.results`: what ``ssbflow results`` prints, without the CLI."""
+    from fw_testjobs import fail_while_marker
+    from jobflow import Flow
+
+    from ssbflow.errors import InputError
+    from ssbflow.execution.results import get_result, query_results
+    from ssbflow.execution.runner import run_flow
+
+    first = fail_while_marker("absent", 1.5, system="Cu/first")
+    second = fail_while_marker("absent", 4.0, system="Cu/second")
+    run_flow(Flow([first, second]), settings, progress=False)
+
+    rows = query_results(settings, formula="Cu4", calculator="EMT", result_type="fwtest")
+    assert sorted(r["values"]["energy_eV"] for r in rows) == [3.0, 8.0]
+    (row,) = query_results(settings, system="Cu/second")
+    assert row["uuid"] == second.uuid and row["values"] == {"energy_eV": 8.0, "n_atoms": 4}
+    assert query_results(settings, calculator="chgnet") == []
+
+    doc = get_result(settings, first.uuid[:6].upper())
+    assert doc["uuid"] == first.uuid and doc["output"]["energy_eV"] == 3.0
+    with pytest.raises(InputError, match="too short"):
+        get_result(settings, first.uuid[:3])
+    with pytest.raises(InputError) as bad:
+        query_results(settings, formula="not a formula!")
+    assert bad.value.field == "formula" and "--" not in str(bad.value)
+    # the CLI names its own flag, as before
+    code, _, err = run_cli("results", "--formula", "not a formula!")
+    assert code == 2 and "--formula 'not a formula!' is not a chemical formula" in err
+
+    # the old import path still works, with a deprecation warning
+    from ssbflow.commands import fw as fw_commands
+
+    with pytest.warns(DeprecationWarning, match="ssbflow.execution.results.query_results"):
+        assert fw_commands.query_results(settings, system="Cu/second") == [row]
+    with pytest.warns(DeprecationWarning, match="ssbflow.execution.results.get_result"):
+        assert fw_commands.get_result(settings, second.uuid)["uuid"] == second.uuid
 
 
 def test_failed_job_shows_error_and_rerun_completes_it(tmp_path, run_cli):
@@ -503,7 +560,7 @@ def test_repository_config_files_load(monkeypatch):
     from fireworks import FWorker
     from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 
-    from ssbflow.execution.fw import _expand_env, describe_launchpad_config
+    from ssbflow.execution.launchpad import _expand_env, describe_launchpad_config
 
     root = TESTS_DIR.parent
     monkeypatch.setenv("SSBFLOW_MONGODB_URI", f"mongodb://alice:{SECRET}@db.example.org:27017")

@@ -12,8 +12,11 @@ from ssbflow.analysis.phonons import (
     debye_dos,
     debye_frequency_acoustic_THz,
     debye_frequency_moment_THz,
+    debye_summary,
     debye_temperature_K,
     imaginary_modes,
+    per_formula_unit,
+    projected_dos_by_species,
     smeared_dos,
     species_projections,
 )
@@ -168,3 +171,59 @@ def test_bad_dos_input_raises():
     nu, g = debye_grid(n=1001)
     with pytest.raises(ValueError, match="fit window"):
         debye_frequency_acoustic_THz(nu, g, 1e-6)
+
+
+def random_modes(n_q: int = 5, atoms: tuple[str, ...] = ("Li", "O", "Li"), seed: int = 1):
+    """Unitary eigenvectors and positive frequencies of a 3-atom cell on ``n_q`` q-points."""
+    rng = np.random.default_rng(seed)
+    n = 3 * len(atoms)
+    vecs = np.array(
+        [
+            np.linalg.qr(rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))[0]
+            for _ in range(n_q)
+        ]
+    )
+    freqs = rng.uniform(0.5, 12.0, size=(n_q, n))
+    weights = rng.integers(1, 7, size=n_q)
+    return freqs, weights, vecs, list(atoms)
+
+
+def test_projected_dos_by_species_adds_up_to_the_smeared_total():
+    freqs, weights, vecs, atoms = random_modes()
+    grid = np.linspace(-1.0, 14.0, 3001)
+    projections, projected, sigma = projected_dos_by_species(freqs, weights, vecs, atoms, grid)
+    assert sigma == pytest.approx(3 * (grid[1] - grid[0]))
+    assert set(projected) == {"Li", "O"}
+    np.testing.assert_allclose(
+        projected["Li"] + projected["O"], smeared_dos(freqs, weights, grid, sigma), atol=1e-12
+    )
+    # 9 modes per cell: 6 on the two Li atoms and 3 on O on average over the modes
+    total = sum(np.trapezoid(g, grid) for g in projected.values())
+    assert total == pytest.approx(9.0, rel=1e-4)
+    np.testing.assert_allclose(projections["Li"] + projections["O"], 1.0, atol=1e-12)
+
+
+def test_debye_summary_of_a_debye_dos_and_a_band_centre():
+    nu, g = debye_grid(n=50_001)
+    freqs, weights, vecs, atoms = random_modes()
+    projections = species_projections(vecs, atoms)
+    summary = debye_summary(nu, g, freqs, weights, projections, ["Li"], 0.2)
+    assert summary.debye_frequency_THz == pytest.approx(NU_D, rel=1e-7)
+    assert summary.debye_frequency_acoustic_THz == pytest.approx(NU_D, rel=1e-7)
+    assert summary.acoustic_fit_max_THz == pytest.approx(0.2 * freqs.max())
+    assert summary.debye_temperature_K == pytest.approx(debye_temperature_K(NU_D))
+    assert summary.mobile_ion_band_center_THz == pytest.approx(
+        band_center_from_modes_THz(freqs, weights, projections["Li"])
+    )
+    assert (
+        debye_summary(nu, g, freqs, weights, projections, [], 0.2).mobile_ion_band_center_THz
+        is None
+    )
+    with pytest.raises(ValueError):
+        debye_summary(nu, np.zeros_like(g), freqs, weights, projections, [], 0.2)
+
+
+def test_per_formula_unit():
+    # Li2O primitive cell (3 atoms) = one formula unit; a 12-atom cell holds four
+    assert per_formula_unit(60.0, 3, 3.0) == pytest.approx(60.0)
+    assert per_formula_unit(240.0, 12, 3.0) == pytest.approx(60.0)

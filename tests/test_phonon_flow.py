@@ -250,7 +250,7 @@ def test_cli_subprocess_bad_supercell(tmp_path):
 def test_displacement_dataset_reads_the_computed_displacements():
     import numpy as np
 
-    from ssbflow.workflows.phonons import displacement_dataset
+    from ssbflow.analysis.phonons import displacement_dataset
 
     lattice = np.diag([5.0, 5.0, 5.0])
     ideal = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
@@ -273,3 +273,59 @@ def test_displacement_dataset_reads_the_computed_displacements():
         displacement_dataset(ideal, lattice, [moved], [forces], 0.02)
     with pytest.raises(ValueError, match="1 displaced supercells but 2 force sets"):
         displacement_dataset(ideal, lattice, [moved], [forces, forces], 0.01)
+
+
+def test_with_calculator_switches_every_calculator_and_make_mutates_nothing():
+    import copy
+    import dataclasses
+
+    maker = PhononFlowMaker.from_calculator("chgnet", relax=True)
+    switched = maker.with_calculator("emt", {"asap_cutoff": False})
+    assert maker.calculator_name == "chgnet" and maker.bulk_relax_maker.calculator_name == "chgnet"
+    assert switched.calculator_name == "emt"
+    assert switched.calculator_kwargs == {"asap_cutoff": False}
+    assert switched.bulk_relax_maker.calculator_name == "emt"
+    assert switched.bulk_relax_maker.calculator_kwargs == {"asap_cutoff": False}
+    emt = dataclasses.replace(
+        PhononFlowMaker.from_calculator("emt"), supercell_min_length_A=8.0, mesh=(4, 4, 4)
+    )
+    before = copy.deepcopy(emt)
+    emt.make(fcc("Cu", 3.6))
+    assert emt == before
+
+
+def test_input_errors_name_the_maker_field_not_a_flag():
+    import dataclasses
+
+    from ssbflow.errors import InputError
+
+    maker = PhononFlowMaker.from_calculator("emt")
+    for changes, field in (
+        ({"mesh": (0, 4, 4)}, "mesh"),
+        ({"supercell_min_length_A": 40.0}, "supercell_min_length_A"),
+        ({"supercell_min_length_A": -1.0}, "supercell_min_length_A"),
+        ({"mobile_species": ("Li",)}, "mobile_species"),
+    ):
+        with pytest.raises(InputError) as info:
+            dataclasses.replace(maker, **changes).make(fcc("Cu", 3.6))
+        assert info.value.field == field
+        assert "--" not in str(info.value)
+
+
+def test_deprecated_names_still_work(jobstore):
+    import numpy as np
+
+    from ssbflow.execution.queries import find_diffusion_result
+    from ssbflow.workflows import phonons
+
+    uuid = insert_diffusion_result(jobstore, "Cu", "emt", 5.0)
+    with pytest.warns(DeprecationWarning, match="execution.queries.find_diffusion_result"):
+        old = phonons.find_diffusion_result(jobstore, "Cu", "emt")
+    assert old == find_diffusion_result(jobstore, "Cu", "emt")
+    assert old["uuid"] == uuid and old["attempt_frequency_THz"] == 5.0
+    assert find_diffusion_result(jobstore, "Ag", "emt") is None
+    ideal = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    moved = ideal + np.array([[0.002, 0, 0], [0, 0, 0]])
+    with pytest.warns(DeprecationWarning, match="analysis.phonons.displacement_dataset"):
+        data = phonons.displacement_dataset(ideal, np.eye(3) * 5, [moved], [np.zeros((2, 3))], 0.01)
+    assert data["first_atoms"][0]["number"] == 0

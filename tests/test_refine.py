@@ -104,14 +104,15 @@ def _run(flow, settings, expect_failure: bool = False):
             run_flow(flow, settings, progress=False)
     else:
         run_flow(flow, settings, progress=False)
-    from ssbflow.workflows.adhesion import AdhesionDocument, _as_model
+    from ssbflow.schemas import as_model
+    from ssbflow.workflows.adhesion import AdhesionDocument
 
     store = get_jobstore(settings)
     store.connect()
     try:
         refined = store.get_output(flow.jobs[-1].uuid, which="last", load=True)
         ml = store.get_output(flow.jobs[-2].uuid, which="last", load=True)
-        refined, ml = (_as_model(d, AdhesionDocument) for d in (refined, ml))
+        refined, ml = (as_model(d, AdhesionDocument) for d in (refined, ml))
         listed = list(store.query({"output.result_type": "adhesion"}))
     finally:
         store.close()
@@ -144,7 +145,8 @@ def _refine_only(refine: RefineMaker, ml_stage, settings, expect_failure: bool =
     """Run the refinement job alone on the shared ML stage."""
     from ssbflow.execution.runner import FlowFailedError, run_flow
     from ssbflow.execution.store import get_jobstore
-    from ssbflow.workflows.adhesion import AdhesionDocument, _as_model
+    from ssbflow.schemas import as_model
+    from ssbflow.workflows.adhesion import AdhesionDocument
 
     job = refine.make(*ml_stage)
     if expect_failure:
@@ -158,7 +160,7 @@ def _refine_only(refine: RefineMaker, ml_stage, settings, expect_failure: bool =
         doc = store.get_output(job.uuid, which="last", load=True)
     finally:
         store.close()
-    return _as_model(doc, AdhesionDocument), _as_model(ml_stage[0], AdhesionDocument)
+    return as_model(doc, AdhesionDocument), as_model(ml_stage[0], AdhesionDocument)
 
 
 @pytest.fixture(autouse=True)
@@ -384,6 +386,27 @@ def test_bad_top_k_is_refused_before_anything_runs(top_k):
     with pytest.raises(InputError) as err:
         RefineMaker(top_k=top_k).make(None, None, None, None, None, None)
     assert err.value.field == "top_k"
+
+
+def test_refinement_job_takes_sub_makers_and_scalars_not_the_maker():
+    refine = dataclasses.replace(_dft(2.0, top_k=3), tags=["x"], level_of_theory="DFT (scaled)")
+    cu = Structure(Lattice.cubic(3.6), ["Cu"], [[0, 0, 0]])
+    j = refine.make(None, [], None, None, cu, cu)
+    args = [*j.function_args, *j.function_kwargs.values()]
+    assert not any(isinstance(a, RefineMaker) for a in args)
+    assert j.function_kwargs["top_k"] == 3 and j.function_kwargs["tags"] == ["x"]
+    assert j.function_kwargs["static_maker"] == refine.static_maker
+    assert j.function_kwargs["level_of_theory"] == "DFT (scaled)"
+    assert j.name == refine.name
+
+
+def test_legacy_refine_adhesion_job_still_runs_and_warns():
+    from ssbflow.workflows.refine import refine_adhesion
+
+    cu = Structure(Lattice.cubic(3.6), ["Cu"], [[0, 0, 0]])
+    with pytest.warns(DeprecationWarning, match="refine_top_candidates"):
+        with pytest.raises(RuntimeError, match="ML adhesion summary is missing"):
+            refine_adhesion.original(_dft(2.0), None, [], None, None, cu, cu, [])
 
 
 def test_adhesion_maker_validates_its_refine_maker():

@@ -80,16 +80,20 @@ def captured(monkeypatch) -> list:
 
     def keep(_ctx, flow, _settings, *args, **kwargs):
         flows.append(flow)
-        return None
+        return None  # as when submitted
 
-    monkeypatch.setattr(command, "run_or_submit", keep)
+    monkeypatch.setattr(command, "run_command_flow", keep)
     return flows
 
 
 def _refine_maker(flow):
+    """The `RefineMaker` the refinement job was built from (the job takes its sub-makers
+    and scalars, not the maker)."""
+    from ssbflow.workflows.refine import RefineMaker
+
     last = flow.jobs[-1]
     assert last.name == "dft refinement"
-    return last.function_args[0]
+    return RefineMaker(name=last.name, **last.function_kwargs)
 
 
 # --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import subprocess
@@ -415,7 +416,7 @@ def test_reproduce_end_to_end_emt(run_cli, tmp_path, settings):
 
 
 def test_coexistence_chemical_potentials_hand_computed():
-    from ssbflow.reproduce import coexistence_chemical_potentials_eV
+    from ssbflow.analysis.coexistence import coexistence_chemical_potentials_eV
 
     # AB (E = -5 eV per AB) with A metal (E = -4 eV per 2 A): μ_A = -2, μ_B = -5 - (-2) = -3
     mu = coexistence_chemical_potentials_eV({"A": 1, "B": 1}, -5.0, [({"A": 2}, -4.0)])
@@ -692,7 +693,7 @@ def test_write_vasp_inputs_for_surface_rows(run_cli, tmp_path):
 
 
 def test_match_terminations():
-    from ssbflow.reproduce import match_terminations
+    from ssbflow.workflows.surface import match_terminations
 
     chems = ["Li+O+Zr-terminated", "O-terminated", "La+Li+O-terminated", "La+Li-terminated"]
     assert match_terminations(chems, "O-terminated") == [1]  # exact beats "holds O"
@@ -700,3 +701,341 @@ def test_match_terminations():
     assert match_terminations(chems, "Zr-terminated") == [0]
     assert match_terminations(chems, "Cl-terminated") == []
     assert match_terminations(chems, None) == [0, 1, 2, 3]
+
+
+# -- the report, byte for byte ---------------------------------------------------------------
+
+
+def _golden_result():
+    """A fixed ReproduceResult touching every section and branch of the report."""
+    from ssbflow.reproduce import EntryResult, MemberValue, ReproduceResult, ReproduceSummary
+
+    common = {
+        "source_level_of_theory": "DFT (PBE) | slab",
+        "computed_level_of_theory": "ML potential (chgnet), rigid slabs",
+        "comparison": "ML potential (chgnet), rigid slabs vs. published DFT (PBE) | slab",
+        "definition": "γ = (E_slab − N μ)/2A\nrelaxed",
+        "source": "Test Author (2024) doi:10.0000/x, Table 1",
+    }
+    entries = [
+        EntryResult(
+            id="N1",
+            kind="numeric",
+            quantity="surface_energy",
+            unit="J/m^2",
+            published=1.0,
+            computed=1.2,
+            difference=0.2,
+            relative_difference=0.2,
+            status="computed",
+            facets_used=["Cu(111)"],
+            **common,
+        ),
+        EntryResult(
+            id="N2",
+            kind="numeric",
+            quantity="surface_energy",
+            unit="J/m^2",
+            published=0.454,
+            computed=None,
+            status="not reproducible",
+            reason="needs 80 atoms | more than 50",
+            provenance="project value",
+            **common,
+        ),
+        EntryResult(
+            id="N3",
+            kind="numeric",
+            quantity="reduction_limit",
+            unit="V",
+            published=0.5,
+            computed=0.75,
+            difference=0.25,
+            relative_difference=None,
+            status="reused",
+            **common,
+        ),
+        EntryResult(
+            id="O1",
+            kind="ordering",
+            quantity="surface_energy",
+            unit="J/m^2",
+            published="Cu(111) < Cu(100) < Cu(210)",
+            computed={"Cu(111)": 1.2, "Cu(100)": 1.5, "Cu(210)": None},
+            status="passed",
+            reason="evaluated without Cu(210)",
+            members=[
+                MemberValue(label="Cu(111)", value=1.2, status="computed"),
+                MemberValue(label="Cu(100)", value=1.5, status="reused"),
+                MemberValue(label="Cu(210)", value=None, status="failed", reason="x"),
+            ],
+            **common,
+        ),
+        EntryResult(
+            id="O2",
+            kind="ordering",
+            quantity="surface_energy",
+            unit="J/m^2",
+            published="Cu(100) < Cu(111)",
+            computed={"Cu(100)": 1.5, "Cu(111)": 1.2},
+            status="failed",
+            reason="violated: Cu(100) < Cu(111)",
+            members=[
+                MemberValue(label="Cu(100)", value=1.5, status="reused"),
+                MemberValue(label="Cu(111)", value=1.2, status="computed"),
+            ],
+            **common,
+        ),
+        EntryResult(
+            id="P1",
+            kind="products",
+            quantity="reaction_products",
+            unit="phases",
+            published="Li/Li3PS4 -> Li2S + Li3P",
+            computed=None,
+            status="not evaluated",
+            reason="failed",
+            **common,
+        ),
+    ]
+    systems = [
+        {
+            "label": "Cu(111)",
+            "kind": "surface",
+            "tag": "reference-task:a",
+            "status": "computed",
+            "document": {
+                "surface_energy_J_per_m2": 1.2,
+                "n_atoms": [5, 7],
+                "strain_percent": 1,
+                "contact_angle_deg": None,
+            },
+            "wall_time_s": 12.345,
+            "facets_used": "Cu(111) | rigid slabs",
+        },
+        {
+            "label": "Li/Li3PS4",
+            "kind": "stability",
+            "tag": "reference-task:b",
+            "status": "failed",
+            "reason": "job 'x' failed: boom\nsecond line",
+        },
+    ]
+    summary = ReproduceSummary(
+        unit="J/m^2",
+        mae=0.2,
+        rmse=0.2,
+        max_abs_error=0.2,
+        mean_signed_error=0.2,
+        n_numeric=2,
+        n_numeric_total=3,
+        by_unit={
+            "J/m^2": {
+                "n": 1,
+                "mae": 0.2,
+                "rmse": 0.2,
+                "max_abs_error": 0.2,
+                "mean_signed_error": 0.2,
+            },
+            "V": {
+                "n": 1,
+                "mae": 0.25,
+                "rmse": 0.25,
+                "max_abs_error": 0.25,
+                "mean_signed_error": 0.25,
+            },
+        },
+        by_group={
+            "J/m^2 | published | DFT (PBE) | slab": {
+                "unit": "J/m^2",
+                "provenance": "published",
+                "published_level_of_theory": "DFT (PBE) | slab",
+                "ids": "N1",
+                "n": 1,
+                "mae": 0.2,
+                "rmse": 0.2,
+                "max_abs_error": 0.2,
+                "mean_signed_error": 0.2,
+            },
+        },
+        orderings_passed=1,
+        orderings_total=2,
+        orderings_not_evaluated=1,
+        n_systems=2,
+        n_systems_reused=0,
+        n_systems_failed=1,
+        n_systems_not_reproducible=0,
+    )
+    return ReproduceResult(
+        calculator="chgnet",
+        calculator_kwargs={},
+        level_of_theory="ML potential (chgnet)",
+        is_ml_potential=True,
+        comparison_note="ML potential vs. published DFT: a note.",
+        max_atoms=50,
+        rigid_slabs=True,
+        reference_file="ref.csv",
+        entries=entries,
+        systems=systems,
+        summary=summary,
+        wall_time_s=3.25,
+    )
+
+
+#: report.md of `_golden_result()`, written by the report code before it was split into
+#: one function per section (issue #15): the Markdown must not change.
+_GOLDEN_REPORT = r"""# ssbflow reproduce: computed vs. published
+
+- Calculator: **chgnet** — level of theory: **ML potential (chgnet)**
+- Reference file: `ref.csv`; max atoms per structure: 50; rigid (unrelaxed) slabs for every surface row
+- Systems: 2 (0 reused from the store, 1 failed, 0 not reproducible); wall time 3.2 s
+
+> **ML potential vs. published DFT: a note.**
+
+## Summary
+
+| unit | n | MAE | RMSE | max abs error | mean signed error |
+|---|---|---|---|---|---|
+| J/m^2 | 1 | 0.200 | 0.200 | 0.200 | 0.200 |
+| V | 1 | 0.250 | 0.250 | 0.250 | 0.250 |
+
+By reference group (computed: ML potential (chgnet); a project value is ssbflow's own earlier number, not a published one):
+
+| unit | reference | published level of theory | rows | n | MAE | RMSE | max abs error |
+|---|---|---|---|---|---|---|---|
+| J/m^2 | published | DFT (PBE) \| slab | N1 | 1 | 0.200 | 0.200 | 0.200 |
+
+Ordering claims: **1 of 2 passed** (1 not evaluated).
+
+## Numeric rows
+
+| id | quantity | reference | computed | difference | rel. difference | status | level of theory (computed vs. reference) | reference kind | source |
+|---|---|---|---|---|---|---|---|---|---|
+| N1 | surface_energy (J/m^2) | 1.000 | 1.200 | 0.200 | +20.0 % | computed | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | published | Test Author (2024) doi:10.0000/x, Table 1 |
+| N2 | surface_energy (J/m^2) | 0.454 | — | — | — | not reproducible: needs 80 atoms \| more than 50 | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | project value | Test Author (2024) doi:10.0000/x, Table 1 |
+| N3 | reduction_limit (V) | 0.500 | 0.750 | 0.250 | — | reused | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | published | Test Author (2024) doi:10.0000/x, Table 1 |
+
+![parity plot (J/m^2)](parity_J_per_m2.png)
+
+![parity plot (V)](parity_V.png)
+
+## Ordering claims
+
+| id | published claim | computed values | result | level of theory (computed vs. published) | source |
+|---|---|---|---|---|---|
+| O1 | Cu(111) < Cu(100) < Cu(210) (surface_energy, J/m^2) | Cu(111) = 1.200; Cu(100) = 1.500; Cu(210): failed | PASSED (evaluated without Cu(210)) | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | Test Author (2024) doi:10.0000/x, Table 1 |
+| O2 | Cu(100) < Cu(111) (surface_energy, J/m^2) | Cu(100) = 1.500; Cu(111) = 1.200 | FAILED (violated: Cu(100) < Cu(111)) | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | Test Author (2024) doi:10.0000/x, Table 1 |
+| P1 | Li/Li3PS4 -> Li2S + Li3P (reaction_products, phases) | None | not evaluated (failed) | ML potential (chgnet), rigid slabs vs. published DFT (PBE) \| slab | Test Author (2024) doi:10.0000/x, Table 1 |
+
+## Systems
+
+| system | workflow | status | facets used | key results | wall time (s) | reason |
+|---|---|---|---|---|---|---|
+| Cu(111) | surface | computed | Cu(111) \| rigid slabs | surface_energy_J_per_m2 = 1.200, strain_percent = 1, n_atoms = [5, 7] | 12.3 |  |
+| Li/Li3PS4 | stability | failed | — | — | 0.0 | job 'x' failed: boom second line |
+
+## Definitions used by the sources
+
+- **N1** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+- **N2** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+- **N3** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+- **O1** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+- **O2** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+- **P1** (DFT (PBE) | slab): γ = (E_slab − N μ)/2A relaxed
+"""
+
+
+def test_report_markdown_is_unchanged(tmp_path):
+    result = _golden_result()
+    files = write_report(result, tmp_path / "rep")
+    assert [p.name for p in files] == ["report.md", "parity_J_per_m2.png", "parity_V.png"]
+    assert (tmp_path / "rep" / "report.md").read_text(encoding="utf-8") == _GOLDEN_REPORT
+    # no numeric row computed, not an ML potential, no rigid slabs: the other branches
+    plain = result.model_copy(
+        update={
+            "is_ml_potential": False,
+            "rigid_slabs": False,
+            "summary": result.summary.model_copy(update={"n_numeric": 0}),
+            "entries": [e for e in result.entries if e.kind != "numeric"],
+        }
+    )
+    assert write_report(plain, tmp_path / "plain") == [tmp_path / "plain" / "report.md"]
+    text = (tmp_path / "plain" / "report.md").read_bytes()
+    assert (
+        hashlib.sha256(text).hexdigest()
+        == "645332f843bd4bb5417f9bd17ab068a935fd48ba1ad41e97b36d5f0fea3b6f8b"
+    )
+
+
+# -- failure classification and moved names -------------------------------------------------
+
+
+def test_too_many_atoms_is_not_reproducible_by_field(monkeypatch, settings):
+    """A job that raises InputError(field="max_atoms") makes the system "not reproducible";
+    any other job failure makes it "failed" (the message text does not decide)."""
+    import ssbflow.execution.runner as runner
+    from ssbflow.reproduce import exceeds_max_atoms, run_task
+
+    assert exceeds_max_atoms(InputError("too big", field="max_atoms"))
+    assert not exceeds_max_atoms(InputError("max atoms 50 is too big", field="max_area_A2"))
+
+    def failing(field):
+        def run_flow(flow, settings, **kw):
+            exc = runner.FlowFailedError("screen interfaces", "ssbflow.errors.InputError: x")
+            exc.field = field
+            raise exc
+
+        return run_flow
+
+    task = _cu_surface_task(tag="reference-task:classify")
+    options = ReproduceOptions(calculator="emt", max_atoms=200)
+    monkeypatch.setattr(runner, "run_flow", failing("max_atoms"))
+    result = run_task(task, options, settings)
+    assert result.status == "not reproducible" and "screen interfaces" in result.reason
+    assert result.facets_used == "Cu(100)"
+    monkeypatch.setattr(runner, "run_flow", failing(None))
+    assert run_task(task, options, settings).status == "failed"
+
+
+def test_moved_names_still_import_from_reproduce_with_a_warning():
+    import ssbflow.reproduce as package
+    from ssbflow.analysis import coexistence
+    from ssbflow.calculators import ML_CALCULATORS
+    from ssbflow.workflows import surface
+
+    assert package.ML_CALCULATORS is ML_CALCULATORS
+    for name, module in (
+        ("coexistence_chemical_potentials_eV", coexistence),
+        ("match_terminations", surface),
+        ("surface_at_coexistence", surface),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"{module.__name__}.{name}"):
+            assert getattr(package, name) is getattr(module, name)
+
+
+def test_surface_flow_with_coexisting_phases_composes_the_library_maker():
+    """A row with μ by coexistence: the bulk and the named phase are relaxed, and the
+    named termination's surface flow starts once μ is known (no flow is run here)."""
+    from ssbflow.reproduce import Task, _surface_flow
+    from ssbflow.reproduce.reference import ClaimMember
+
+    task = Task(
+        kind="surface",
+        member=ClaimMember(metal="Li2O", metal_facet=(1, 1, 1)),
+        metal_structure=None,
+        electrolyte_termination="O-terminated",
+        row_ids=["X"],
+        tag="reference-task:test",
+        chemical_potentials=(("Li", "Li"),),
+    )
+    flow, used = _surface_flow(task, "chgnet", {}, 200, ["t"])
+    assert flow.name == "reference Li2O(111)"
+    assert [j.name for j in flow.jobs] == [
+        "bulk relax Li2O",
+        "coexisting phase Li",
+        "surface energy at coexistence",
+    ]
+    maker, _, phase_docs, element_phase = flow.jobs[-1].function_args
+    assert maker.termination_index == 1 and maker.chemical_potentials_eV == {}
+    assert list(phase_docs) == ["Li"] and element_phase == {"Li": "Li"}
+    assert used == "Li2O(111) O-terminated: terminations 1:O-terminated, μ as in Li: Li"

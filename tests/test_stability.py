@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from ase.calculators.lj import LennardJones as _LennardJones
 
 from ssbflow.analysis.stability import (
     PhaseEnergy,
@@ -232,6 +233,31 @@ def test_cli_bad_input_one_line_exit_2(run_cli, args):
     assert out == ""
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("ssbflow: error:")
+
+
+class ExplodingLJ(_LennardJones):
+    """Lennard-Jones whose every evaluation raises: every relaxation fails."""
+
+    def calculate(self, *args, **kwargs):
+        raise RuntimeError("synthetic calculator failure")
+
+
+def test_cli_failed_relaxations_exit_1_with_the_reason(run_cli):
+    code, _, err = run_cli("stability", "Li", "Li2O", "--calculator", f"{__name__}:ExplodingLJ")
+    assert code == 1
+    assert "ssbflow: error: stability calculation failed" in err
+    assert "synthetic calculator failure" in err
+
+
+def test_cli_submit_dry_run_builds_the_flow_and_runs_nothing(run_cli):
+    args = ("submit", "stability", "Li", "Li2O", "--calculator", "lj", "--dry-run", "--json")
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    dry = json.loads(out)
+    names = [j["name"] for j in dry["jobs"]]
+    assert dry["dry_run"] is True and "stability Li/Li2O" in names
+    summary = next(j for j in dry["jobs"] if j["name"] == "stability Li/Li2O")
+    assert len(summary["after"]) == len(names) - 1  # after every relaxation
 
 
 # -- CHGNet end to end (tiny cells) -------------------------------------------------------------

@@ -340,3 +340,85 @@ def test_unrelaxed_bulk_reference_is_caught_not_hidden():
         assert d.bulk_mismatch_meV_per_atom < -2.0
         assert any("not converged" in w for w in d.warnings)
         assert any("slab interior differs from the bulk reference" in w for w in d.warnings)
+
+
+# -- planning a facet: chosen terminations, atom limit, μ by coexistence --------------------
+
+
+def test_plan_picks_named_terminations_and_caps_series_at_max_atoms():
+    """Cu3Au(100) has a Cu face and an AuCu face; "Au-terminated" names the AuCu one. With
+    an atom limit the series keeps only slabs within it, and `capped` stops the maker's
+    series at the thickest of them."""
+    from ssbflow.errors import InputError
+
+    bulk = _cu3au()
+    maker = _emt_surface_maker(miller=(1, 0, 0))
+    every = maker.plan(bulk)
+    assert sorted(p.termination.chemistry for p in every) == ["Au+Cu-terminated", "Cu-terminated"]
+    assert not any(p.truncated for p in every)
+    (au,) = maker.plan(bulk, "Au-terminated")
+    assert au.termination.chemistry == "Au+Cu-terminated"
+    sizes = [len(s.slab) for s in au.series]
+    limit = sizes[2]  # keep three slabs
+    (capped,) = maker.plan(bulk, "Au-terminated", max_atoms=limit)
+    assert capped.truncated and [len(s.slab) for s in capped.series] == sizes[:3]
+    assert maker.capped([capped]).max_thickness_A == pytest.approx(
+        capped.series[-1].thickness_A + 0.05
+    )
+    assert maker.capped(every).max_thickness_A == maker.max_thickness_A
+    with pytest.raises(InputError, match="two thinnest") as too_small:
+        maker.plan(bulk, "Au-terminated", max_atoms=sizes[0])
+    assert too_small.value.field == "max_atoms"
+    with pytest.raises(InputError, match="no O-terminated termination") as missing:
+        maker.plan(bulk, "O-terminated")
+    assert missing.value.field == "termination"
+
+
+def test_facet_surface_maker_fixes_mu_by_coexistence():
+    """Cu3Au(100), AuCu face, in equilibrium with fcc Cu: μ_Cu is the energy per atom of
+    the Cu phase (fixed by coexistence, not by a metal bulk given to the maker) and
+    μ_Au = E(Cu3Au) − 3 μ_Cu, both computed here with EMT directly; γ is
+    (E_slab − Σ N_i μ_i)/2A of the stored final slab with those μ."""
+    from ase.calculators.emt import EMT
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from ssbflow.analysis.adhesion import grand_surface_energy_J_per_m2
+    from ssbflow.commands._common import load_output
+    from ssbflow.errors import InputError
+    from ssbflow.execution.runner import run_flow
+    from ssbflow.settings import get_settings
+    from ssbflow.workflows.calc import CalcRelaxMaker
+    from ssbflow.workflows.surface import FacetSurfaceMaker, slab_key, surface_documents
+
+    def energy(structure):
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = EMT()
+        return atoms.get_potential_energy()
+
+    bulk, cu = _emt_relaxed(_cu3au()), _emt_relaxed(_fcc("Cu", 3.59))
+    maker = FacetSurfaceMaker(
+        surface_maker=_emt_surface_maker(miller=(1, 0, 0), metal_element="Cu"),
+        bulk_relax_maker=CalcRelaxMaker(relax_cell=True, calculator_name="emt"),
+        termination="Au-terminated",
+        coexisting_phases={"Cu": "Cu"},
+    )
+    with pytest.raises(InputError, match="coexisting phase") as no_phase:
+        maker.make(bulk)
+    assert no_phase.value.field == "coexisting_phases"
+    flow = maker.make(bulk, {"Cu": cu})
+    names = [j.name for j in flow.jobs]
+    assert names == ["bulk relax Cu3Au", "coexisting phase Cu", "surface energy at coexistence"]
+    settings = get_settings()
+    run_flow(flow, settings, progress=False)
+    (doc,) = surface_documents(load_output(settings, flow.jobs[-1].uuid))
+    assert doc.termination_chemistry == "Au+Cu-terminated" and doc.status == "successful"
+    mu_cu = energy(cu) / len(cu)
+    mu_au = energy(bulk) - 3 * mu_cu  # one formula unit per conventional cell
+    assert doc.chemical_potentials_eV["Cu"] == pytest.approx(mu_cu, abs=1e-3)
+    assert doc.chemical_potentials_eV["Au"] == pytest.approx(mu_au, abs=1e-3)
+    slab = doc.structures[slab_key(doc.thickness_A)]
+    counts = {el.symbol: float(n) for el, n in slab.composition.items()}
+    gamma = grand_surface_energy_J_per_m2(
+        doc.slab_energies_eV[-1], counts, {"Cu": mu_cu, "Au": mu_au}, doc.area_A2
+    )
+    assert doc.surface_energy_J_per_m2 == pytest.approx(gamma, abs=2e-3)

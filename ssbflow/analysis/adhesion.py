@@ -27,6 +27,7 @@ Never NaN.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -437,3 +438,285 @@ def contact_plane_migration(
         n_crossed=int(crossed.size),
         crossed_indices=tuple(int(i) for i in crossed),
     )
+
+
+def gap_scan_binding_J_per_m2(
+    interface_energies_eV: Sequence[float | None],
+    metal_slab_energy_eV: float | None,
+    electrolyte_slab_energy_eV: float | None,
+    area_A2: float,
+) -> list[float | None]:
+    """Binding energy per area of each point of a rigid gap scan, J/m².
+
+    ``(E_interface(d) − E_metal − E_electrolyte)/A`` = −W_ad(d): negative when bound.
+
+    Parameters
+    ----------
+    interface_energies_eV : sequence, shape (m,)
+        Interface energy at each gap, eV; ``None`` where the single point failed.
+    metal_slab_energy_eV, electrolyte_slab_energy_eV
+        The two slabs alone in the interface's cell, eV; ``None`` when unknown.
+    area_A2
+        Interface area, Å².
+
+    Returns
+    -------
+    list of float or None, length m
+        Binding energy at each gap, J/m²; ``None`` where an energy is missing.
+    """
+    if metal_slab_energy_eV is None or electrolyte_slab_energy_eV is None:
+        return [None for _ in interface_energies_eV]
+    return [
+        None
+        if e is None
+        else (e - metal_slab_energy_eV - electrolyte_slab_energy_eV)
+        / area_A2
+        * EV_PER_A2_TO_J_PER_M2
+        for e in interface_energies_eV
+    ]
+
+
+@dataclass(frozen=True)
+class GapScanStart:
+    """Where an interface relaxation starts after a rigid gap scan, and why."""
+
+    start_gap_A: float
+    fit: UberFit | None
+    note: str | None
+    """Why the start is not the fitted equilibrium gap (``None`` when it is, or when no
+    scan was run)."""
+
+
+def relaxation_start_gap(
+    gaps_A: Sequence[float], binding_J_per_m2: Sequence[float | None], initial_gap_A: float
+) -> GapScanStart:
+    """Fit the gap scan with the UBER once and choose the gap a relaxation starts from.
+
+    - at least 4 points with energies and a converged fit whose equilibrium gap lies
+      inside the scanned range: the fitted gap;
+    - a fit outside the scanned range: the initial gap (the fit is kept, with a note);
+    - a fit that fails: the scanned gap of lowest energy (with a note);
+    - fewer than 4 points with energies: the initial gap (with a note when points were
+      scanned; none when no scan was asked for).
+
+    Parameters
+    ----------
+    gaps_A : sequence, shape (m,)
+        Scanned gaps, Å.
+    binding_J_per_m2 : sequence, shape (m,)
+        Binding energy at each gap (`gap_scan_binding_J_per_m2`), ``None`` where missing.
+    initial_gap_A
+        The as-built gap, Å.
+
+    Returns
+    -------
+    GapScanStart
+        Start gap (Å), the UBER fit (``None`` when not fitted) and the note.
+    """
+    gaps = [float(g) for g in gaps_A]
+    valid = [(g, b) for g, b in zip(gaps, binding_J_per_m2, strict=True) if b is not None]
+    if len(valid) < 4:
+        note = None
+        if gaps:
+            note = (
+                f"UBER fit skipped: only {len(valid)} of {len(gaps)} scanned gaps have an "
+                f"energy (4 needed); relaxation started at the initial gap, {initial_gap_A:.2f} Å"
+            )
+        return GapScanStart(start_gap_A=initial_gap_A, fit=None, note=note)
+    try:
+        fit = fit_uber([g for g, _ in valid], [b for _, b in valid])
+    except ValueError as exc:
+        lowest = min(valid, key=lambda gb: gb[1])[0]
+        return GapScanStart(
+            start_gap_A=lowest,
+            fit=None,
+            note=f"UBER fit failed ({exc}); relaxation started at the scanned gap of lowest "
+            f"energy, {lowest:.2f} Å",
+        )
+    if min(gaps) <= fit.equilibrium_gap_A <= max(gaps):
+        return GapScanStart(start_gap_A=fit.equilibrium_gap_A, fit=fit, note=None)
+    return GapScanStart(
+        start_gap_A=initial_gap_A,
+        fit=fit,
+        note=f"UBER equilibrium gap {fit.equilibrium_gap_A:.2f} Å lies outside the scanned "
+        f"gaps [{min(gaps):.2f}, {max(gaps):.2f}] Å; relaxation started at the initial gap, "
+        f"{initial_gap_A:.2f} Å",
+    )
+
+
+def metal_rich_surface_energy_J_per_m2(
+    surface_energy_J_per_m2: float, delta_mu_metal_eV: float
+) -> float | None:
+    """A face's surface energy when it was computed at the metal-rich limit, else None.
+
+    Interface energies use the electrolyte face at the metal-rich limit (Δμ_M = 0: the
+    metal's μ is that of the metal bulk it touches). A face computed elsewhere on the
+    chemical-potential line is not used (``None``).
+
+    Parameters
+    ----------
+    surface_energy_J_per_m2
+        γ of the face at ``delta_mu_metal_eV``, J/m².
+    delta_mu_metal_eV
+        Δμ_M of that γ relative to the metal bulk, eV/atom.
+
+    Returns
+    -------
+    float or None
+        γ at Δμ_M = 0, J/m²; ``None`` when the face is not at that limit.
+    """
+    if delta_mu_metal_eV != 0:
+        return None
+    return float(surface_energy_J_per_m2)
+
+
+@dataclass(frozen=True)
+class ContactFigures:
+    """Wetting and interface energy of one relaxed contact (``None`` where undefined)."""
+
+    contact_angle_deg: float | None
+    wetting: WettingClass | None
+    interface_energy_J_per_m2: float | None
+    reactive: bool
+    """γ_int < 0: the metal reduces or completes the face."""
+
+
+def contact_figures(
+    work_of_adhesion_J_per_m2: float,
+    metal_surface_energy_J_per_m2: float | None,
+    electrolyte_surface_energy_J_per_m2: float | None,
+) -> ContactFigures:
+    """Contact angle, wetting class and Dupré interface energy of one contact.
+
+    Parameters
+    ----------
+    work_of_adhesion_J_per_m2
+        Relaxed W_ad, J/m².
+    metal_surface_energy_J_per_m2
+        γ_metal (positive), J/m²; ``None``: neither θ nor γ_int is defined.
+    electrolyte_surface_energy_J_per_m2
+        γ of the electrolyte contact face, J/m²; ``None``: γ_int is undefined.
+
+    Returns
+    -------
+    ContactFigures
+        θ (degrees) and wetting (`contact_angle_deg`), γ_int (`interface_energy_J_per_m2`)
+        and whether γ_int < 0.
+    """
+    if metal_surface_energy_J_per_m2 is None:
+        return ContactFigures(None, None, None, False)
+    theta, wetting = contact_angle_deg(work_of_adhesion_J_per_m2, metal_surface_energy_J_per_m2)
+    if electrolyte_surface_energy_J_per_m2 is None:
+        return ContactFigures(theta, wetting, None, False)
+    gamma_int = interface_energy_J_per_m2(
+        metal_surface_energy_J_per_m2,
+        electrolyte_surface_energy_J_per_m2,
+        work_of_adhesion_J_per_m2,
+    )
+    return ContactFigures(theta, wetting, gamma_int, gamma_int < 0)
+
+
+HeadlineCriterion = Literal[
+    "lowest interface energy", "largest work of adhesion", "all reactive", "none"
+]
+
+
+@dataclass(frozen=True)
+class HeadlineChoice:
+    """Which relaxed contact is the headline, and by which criterion."""
+
+    index: int | None
+    criterion: HeadlineCriterion
+
+
+def headline_choice(
+    interface_energies_J_per_m2: list[float | None],
+    works_of_adhesion_J_per_m2: list[float],
+    reactive: list[bool],
+    migrated: list[bool],
+) -> HeadlineChoice:
+    """Rank relaxed contacts: the headline is never reactive (γ_int < 0) nor migrated.
+
+    - the lowest γ_int among contacts that are neither ("lowest interface energy");
+    - else, when every contact with a γ_int is reactive and no clean contact lacks one:
+      none ("all reactive": the face is unstable against the metal);
+    - else the largest W_ad among clean contacts ("largest work of adhesion");
+    - else none ("none": every contact migrated or is reactive).
+
+    Ties go to the first contact.
+
+    Parameters
+    ----------
+    interface_energies_J_per_m2 : list, shape (n,)
+        γ_int of each contact, J/m² (``None`` where undefined).
+    works_of_adhesion_J_per_m2 : list, shape (n,)
+        Relaxed W_ad of each contact, J/m².
+    reactive, migrated : list of bool, shape (n,)
+        Flags of each contact.
+
+    Returns
+    -------
+    HeadlineChoice
+        Index of the headline contact (``None`` when there is none) and the criterion.
+    """
+    n = len(works_of_adhesion_J_per_m2)
+    if not len(interface_energies_J_per_m2) == len(reactive) == len(migrated) == n:
+        raise ValueError("one γ_int, W_ad, reactive and migrated flag per contact")
+    gamma = interface_energies_J_per_m2
+    clean = [i for i in range(n) if not reactive[i] and not migrated[i]]
+    with_gamma = [i for i in clean if gamma[i] is not None]
+    any_gamma = [i for i in range(n) if gamma[i] is not None]
+    if with_gamma:
+        return HeadlineChoice(min(with_gamma, key=lambda i: gamma[i]), "lowest interface energy")
+    if (
+        any_gamma
+        and all(reactive[i] for i in any_gamma)
+        and not [i for i in clean if gamma[i] is None]
+    ):
+        return HeadlineChoice(None, "all reactive")
+    if clean:
+        best = max(clean, key=lambda i: works_of_adhesion_J_per_m2[i])
+        return HeadlineChoice(best, "largest work of adhesion")
+    return HeadlineChoice(None, "none")
+
+
+def screening_order(
+    works_of_adhesion_J_per_m2: Sequence[float | None],
+    groups: Sequence[Hashable],
+    labels: Sequence[str],
+) -> list[str]:
+    """The order in which screened candidates are offered for relaxation.
+
+    First the best candidate (largest rigid W_ad) of each group (a lattice match and
+    termination pair: its best registry), best groups first; then every candidate by
+    rigid W_ad. Each label once; candidates without a W_ad are left out. Equal W_ad are
+    ordered by label, descending.
+
+    Parameters
+    ----------
+    works_of_adhesion_J_per_m2 : sequence, shape (n,)
+        Rigid W_ad of each candidate, J/m² (``None`` where its single points failed).
+    groups : sequence, shape (n,)
+        Group key of each candidate.
+    labels : sequence of str, shape (n,)
+        Candidate labels.
+
+    Returns
+    -------
+    list of str
+        Labels, most preferred first.
+    """
+    best: dict[Hashable, tuple[float, str]] = {}
+    for w, group, label in zip(works_of_adhesion_J_per_m2, groups, labels, strict=True):
+        if w is not None and (group not in best or w > best[group][0]):
+            best[group] = (w, label)
+    firsts = sorted(best.values(), reverse=True)
+    rest = sorted(
+        (
+            (w, label)
+            for w, label in zip(works_of_adhesion_J_per_m2, labels, strict=True)
+            if w is not None
+        ),
+        reverse=True,
+    )
+    return list(dict.fromkeys(label for _, label in [*firsts, *rest]))

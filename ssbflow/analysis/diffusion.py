@@ -154,7 +154,8 @@ def check_trajectory(
         present = ", ".join(sorted(set(symbols)))
         raise InputError(
             f"no {species} atoms in the trajectory (it contains {present}); "
-            "choose one of those with --species"
+            "choose one of those with species",
+            field="species",
         )
     if not np.all(np.isfinite(positions)):
         raise InputError("the trajectory contains non-finite positions (NaN or inf)")
@@ -313,7 +314,8 @@ def _check_fit_options(
     if not np.isfinite(frame_interval_ps) or frame_interval_ps <= 0:
         raise InputError(
             f"the time between frames must be positive, got {frame_interval_ps} ps; "
-            "check --timestep-fs"
+            "check frame_interval_ps",
+            field="frame_interval_ps",
         )
     if not np.isfinite(temperature_K) or temperature_K <= 0:
         raise InputError(f"temperature must be positive, got {temperature_K} K")

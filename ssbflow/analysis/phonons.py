@@ -25,6 +25,7 @@ In both, ``theta_D = h nu_D / k_B`` (`debye_temperature_K`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -383,3 +384,207 @@ def imaginary_modes(
         at_gamma=bool(np.allclose(q, np.round(q), atol=1e-8)),
         tolerance_THz=float(tolerance_THz),
     )
+
+
+def displacement_dataset(
+    supercell_frac: np.ndarray,
+    lattice_A: np.ndarray,
+    displaced_frac: list[np.ndarray],
+    forces_eV_per_A: list[Any],
+    displacement_A: float,
+) -> dict[str, Any]:
+    """phonopy's type-1 displacement dataset from the displaced supercells that were computed.
+
+    Each displaced supercell must differ from the ideal one by exactly one atom moved by
+    ``displacement_A``; the displacement vector is read from the positions (minimum
+    image), so the force constants use exactly the displacements whose forces were
+    computed, without generating them a second time.
+
+    Parameters
+    ----------
+    supercell_frac
+        Shape ``(n, 3)``: fractional coordinates of the ideal supercell.
+    lattice_A
+        Shape ``(3, 3)``: supercell lattice vectors as rows, Å.
+    displaced_frac
+        ``n_disp`` arrays of shape ``(n, 3)``: fractional coordinates of the displaced
+        supercells, same atom order.
+    forces_eV_per_A
+        ``n_disp`` arrays of shape ``(n, 3)``: forces, eV/Å.
+    displacement_A
+        Expected displacement amplitude, Å.
+
+    Returns
+    -------
+    dict
+        ``{"natom": n, "first_atoms": [{"number", "displacement", "forces"}, ...]}``.
+
+    Raises
+    ------
+    ValueError
+        When the counts or shapes disagree, or a supercell is not a single-atom
+        displacement of ``displacement_A``.
+    """
+    n_atoms = len(supercell_frac)
+    if len(displaced_frac) != len(forces_eV_per_A) or not displaced_frac:
+        raise ValueError(
+            f"{len(displaced_frac)} displaced supercells but {len(forces_eV_per_A)} force sets"
+        )
+    first_atoms = []
+    for index, (frac, forces) in enumerate(zip(displaced_frac, forces_eV_per_A, strict=True)):
+        frac = np.asarray(frac, dtype=float)
+        forces = np.asarray(forces, dtype=float)
+        if frac.shape != (n_atoms, 3) or forces.shape != (n_atoms, 3):
+            raise ValueError(
+                f"displaced supercell {index + 1} has shape {frac.shape} and forces "
+                f"{forces.shape}; expected ({n_atoms}, 3) for both"
+            )
+        delta = frac - supercell_frac
+        delta -= np.rint(delta)
+        cart = delta @ lattice_A
+        norms = np.linalg.norm(cart, axis=1)
+        moved = int(np.argmax(norms))
+        others = np.delete(norms, moved)
+        if abs(norms[moved] - displacement_A) > 1e-6 or (others.size and others.max() > 1e-8):
+            raise ValueError(
+                f"displaced supercell {index + 1} is not one atom moved by {displacement_A} Å "
+                f"(largest move {norms[moved]:.3g} Å, next {others.max(initial=0.0):.3g} Å)"
+            )
+        first_atoms.append({"number": moved, "displacement": cart[moved], "forces": forces})
+    return {"natom": n_atoms, "first_atoms": first_atoms}
+
+
+def projected_dos_by_species(
+    frequencies_THz: ArrayLike,
+    weights: ArrayLike,
+    eigenvectors: ArrayLike,
+    atom_species: list[str],
+    grid_THz: ArrayLike,
+    smearing_steps: float = 3.0,
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, NDArray[np.float64]], float]:
+    """Per-species mode weights and Gaussian-smeared projected DOS on a frequency grid.
+
+    Parameters
+    ----------
+    frequencies_THz
+        Shape ``(n_q, n_bands)``, THz.
+    weights
+        Shape ``(n_q,)``, q-point multiplicities.
+    eigenvectors
+        Shape ``(n_q, 3N, n_bands)``, complex (`species_projections`).
+    atom_species
+        Length ``N``: species of the atoms of the primitive cell.
+    grid_THz
+        Shape ``(n_freq,)``, evenly spaced, THz (the total DOS grid).
+    smearing_steps
+        Gaussian standard deviation in grid steps.
+
+    Returns
+    -------
+    projections : dict
+        ``{species: (n_q, n_bands)}`` mode weights (`species_projections`).
+    projected_dos : dict
+        ``{species: (n_freq,)}`` modes/THz per cell (`smeared_dos`).
+    sigma_THz : float
+        The smearing used, ``smearing_steps`` grid steps.
+    """
+    grid = np.asarray(grid_THz, dtype=float)
+    projections = species_projections(eigenvectors, atom_species)
+    sigma = smearing_steps * float(grid[1] - grid[0])
+    projected = {
+        s: smeared_dos(frequencies_THz, weights, grid, sigma, projection=p)
+        for s, p in projections.items()
+    }
+    return projections, projected, sigma
+
+
+@dataclass(frozen=True)
+class DebyeSummary:
+    """Debye frequencies and mobile-ion band centre of one phonon spectrum.
+
+    Attributes
+    ----------
+    debye_frequency_THz
+        Moment definition (`debye_frequency_moment_THz`), THz.
+    debye_frequency_acoustic_THz
+        Low-frequency fit (`debye_frequency_acoustic_THz`), THz.
+    acoustic_fit_max_THz
+        Upper end of the fit window, THz.
+    mobile_ion_band_center_THz
+        Band centre of the mobile species' modes (`band_center_from_modes_THz`), THz;
+        ``None`` without mobile species.
+    """
+
+    debye_frequency_THz: float
+    debye_frequency_acoustic_THz: float
+    acoustic_fit_max_THz: float
+    mobile_ion_band_center_THz: float | None
+
+    @property
+    def debye_temperature_K(self) -> float:
+        """``h nu_D / k_B`` of the moment definition, K."""
+        return debye_temperature_K(self.debye_frequency_THz)
+
+    @property
+    def debye_temperature_acoustic_K(self) -> float:
+        """``h nu_D / k_B`` of the low-frequency fit, K."""
+        return debye_temperature_K(self.debye_frequency_acoustic_THz)
+
+
+def debye_summary(
+    dos_frequencies_THz: ArrayLike,
+    total_dos: ArrayLike,
+    mode_frequencies_THz: ArrayLike,
+    weights: ArrayLike,
+    projections: dict[str, ArrayLike],
+    mobile_species: list[str],
+    acoustic_fit_fraction: float,
+) -> DebyeSummary:
+    """Both Debye frequencies and the mobile-ion band centre.
+
+    Parameters
+    ----------
+    dos_frequencies_THz, total_dos
+        Shape ``(n_freq,)``: total DOS, modes/THz per cell.
+    mode_frequencies_THz
+        Shape ``(n_q, n_bands)``: the q-mesh frequencies, THz.
+    weights
+        Shape ``(n_q,)``: q-point multiplicities.
+    projections
+        ``{species: (n_q, n_bands)}`` (`species_projections`).
+    mobile_species
+        Species whose summed projection gives the band centre (empty: no band centre).
+    acoustic_fit_fraction
+        The low-frequency fit uses ``0 < nu <= fraction * max mode frequency``.
+
+    Raises
+    ------
+    ValueError
+        A DOS with no weight at positive frequencies (e.g. isolated atoms).
+    """
+    fit_max = acoustic_fit_fraction * float(np.max(mode_frequencies_THz))
+    nu_moment = debye_frequency_moment_THz(dos_frequencies_THz, total_dos)
+    nu_acoustic = debye_frequency_acoustic_THz(dos_frequencies_THz, total_dos, fit_max)
+    band_center = None
+    if mobile_species:
+        band_center = band_center_from_modes_THz(
+            mode_frequencies_THz, weights, sum(np.asarray(projections[s]) for s in mobile_species)
+        )
+    return DebyeSummary(nu_moment, nu_acoustic, fit_max, band_center)
+
+
+def per_formula_unit(
+    value_per_cell: float, n_atoms_cell: int, n_atoms_formula_unit: float
+) -> float:
+    """A per-cell (per mole of cells) quantity per formula unit (per mole of formula units).
+
+    Parameters
+    ----------
+    value_per_cell
+        The quantity for one cell of ``n_atoms_cell`` atoms.
+    n_atoms_cell
+        Atoms in the cell.
+    n_atoms_formula_unit
+        Atoms in one formula unit (reduced formula).
+    """
+    return value_per_cell / (n_atoms_cell / n_atoms_formula_unit)

@@ -64,7 +64,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -74,13 +73,21 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.geometry import cellpar_to_cell
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ssbflow.calculators.registry import GPAW_INSTALL_HINT
+from ssbflow.calculators.threads import blas_threads
 from ssbflow.errors import CalculationError, InputError
 
-INSTALL_HINT = (
-    "pip install 'ssbflow[dft]' (on Debian first: apt-get install libxc-dev "
-    "libopenblas-dev, and build with CC=g++)"
-)
+#: How to install GPAW with its PAW setups (shown when it is missing).
+INSTALL_HINT = GPAW_INSTALL_HINT
 
 
 @dataclass(frozen=True)
@@ -105,9 +112,43 @@ PRESETS: dict[str, GpawPreset] = {
 SAFE_MIXER: dict[str, Any] = {"name": "pulay", "beta": 0.02, "nmaxold": 5, "weight": 100.0}
 
 
-@dataclass(frozen=True)
-class GpawSettings:
-    """Fully resolved GPAW settings (preset values with overrides applied)."""
+#: Possible range of each numerical setting (checked by `GpawSettings`).
+_RANGES: dict[str, tuple[float, float]] = {
+    "ecut_eV": (100.0, 3000.0),
+    "kpoint_spacing_per_A": (0.02, 5.0),
+    "smearing_eV": (1e-4, 2.0),
+    "scf_energy_eV": (1e-9, 0.1),
+    "scf_density": (1e-9, 0.1),
+    "min_vacuum_A": (1.0, 100.0),
+}
+
+#: Order in which the settings are checked: the first wrong one is reported.
+_CHECK_ORDER = (
+    *_RANGES,
+    "maxiter",
+    "blas_threads",
+    "kpts",
+    "spinpol",
+    "retry_scf",
+    "dipole_correction",
+    "txt",
+    "xc",
+)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class GpawSettings(BaseModel):
+    """Fully resolved GPAW settings: the preset's values with the overrides applied.
+
+    Build it with `GpawSettings.from_kwargs` (or `resolve_settings`), which validates the
+    calculator keyword arguments (see the module docstring) and raises `InputError`
+    naming the first wrong setting.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     preset: str = "standard"
     xc: str = "PBE"
@@ -125,117 +166,137 @@ class GpawSettings:
     blas_threads: int = 1
     txt: str = "gpaw.txt"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_preset(cls, data: Any) -> Any:
+        """Refuse unknown keys; start from the preset's values, then the overrides."""
+        if isinstance(data, GpawSettings):
+            return data
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(cls.model_fields))
+        if unknown:
+            raise ValueError(
+                f"unknown gpaw setting(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(cls.model_fields))}"
+            )
+        preset = str(data.get("preset", "standard")).lower()
+        if preset not in PRESETS:
+            raise ValueError(
+                f"unknown gpaw preset '{data['preset']}'; use one of {', '.join(PRESETS)}"
+            )
+        return {**asdict(PRESETS[preset]), **data, "preset": preset}
+
+    @field_validator(*_RANGES, mode="before")
+    @classmethod
+    def _in_range(cls, value: Any, info: ValidationInfo) -> float:
+        key = info.field_name
+        low, high = _RANGES[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"gpaw {key}={value!r} is not a number; give e.g. {key}={high / 2:g}")
+        if not low <= value <= high:
+            raise ValueError(
+                f"gpaw {key}={value} is impossible; use a value in [{low:g}, {high:g}]"
+            )
+        return float(value)
+
+    @field_validator("maxiter", mode="before")
+    @classmethod
+    def _maxiter(cls, value: Any) -> int:
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"gpaw maxiter={value!r} must be a positive integer, e.g. 333")
+        return value
+
+    @field_validator("blas_threads", mode="before")
+    @classmethod
+    def _blas_threads(cls, value: Any) -> int:
+        if not _is_int(value) or not 1 <= value <= 1024:
+            raise ValueError(f"gpaw blas_threads={value!r} must be a positive integer, e.g. 1")
+        return value
+
+    @field_validator("kpts", mode="before")
+    @classmethod
+    def _kpts(cls, value: Any) -> tuple[int, int, int] | None:
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) != 3
+            or not all(_is_int(k) and k >= 1 for k in value)
+        ):
+            raise ValueError(f"gpaw kpts={value!r} must be three positive integers, e.g. [4, 4, 1]")
+        return tuple(value)
+
+    @field_validator("spinpol", "retry_scf", mode="before")
+    @classmethod
+    def _flag(cls, value: Any, info: ValidationInfo) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"gpaw {info.field_name}={value!r} must be true or false")
+        return value
+
+    @field_validator("dipole_correction", mode="before")
+    @classmethod
+    def _dipole(cls, value: Any) -> str:
+        mode = {True: "on", False: "off"}[value] if isinstance(value, bool) else value
+        if mode not in {"auto", "on", "off"}:
+            raise ValueError(f"gpaw dipole_correction={value!r}; use 'auto', true or false")
+        return mode
+
+    @field_validator("txt", mode="before")
+    @classmethod
+    def _txt(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value or "/" in value or value in {"-", "."}:
+            raise ValueError(f"gpaw txt={value!r} must be a plain file name such as 'gpaw.txt'")
+        return value
+
+    @field_validator("xc", mode="before")
+    @classmethod
+    def _xc(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"gpaw xc={value!r} must be a functional name such as 'PBE'")
+        return value.strip()
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any] | None) -> GpawSettings:
+        """Validate the gpaw calculator keyword arguments and merge them with their preset.
+
+        Raises
+        ------
+        InputError
+            Unknown key, unknown preset, or a value out of its possible range (field
+            ``calculator_kwargs``; the first wrong setting in `_CHECK_ORDER`).
+        """
+        try:
+            return cls.model_validate(dict(kwargs or {}))
+        except ValidationError as exc:
+            errors = exc.errors()
+            first = min(
+                errors,
+                key=lambda e: _CHECK_ORDER.index(e["loc"][0]) if e["loc"] else -1,
+            )
+            error = first.get("ctx", {}).get("error")
+            message = str(error) if error is not None else first["msg"]
+            raise InputError(message, field="calculator_kwargs") from exc
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict of every setting."""
-        out = asdict(self)
+        out = self.model_dump()
         out["kpts"] = list(self.kpts) if self.kpts is not None else None
         return out
 
 
-_ALLOWED_KEYS = {
-    "preset",
-    "xc",
-    "ecut_eV",
-    "kpoint_spacing_per_A",
-    "kpts",
-    "smearing_eV",
-    "scf_energy_eV",
-    "scf_density",
-    "maxiter",
-    "spinpol",
-    "dipole_correction",
-    "min_vacuum_A",
-    "retry_scf",
-    "blas_threads",
-    "txt",
-}
-
-
-def _positive(kwargs: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    if key not in kwargs:
-        return None
-    value = kwargs[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(f"gpaw {key}={value!r} is not a number; give e.g. {key}={high / 2:g}")
-    if not low <= value <= high:
-        raise InputError(f"gpaw {key}={value} is impossible; use a value in [{low:g}, {high:g}]")
-    return float(value)
-
-
 def resolve_settings(kwargs: dict[str, Any] | None) -> GpawSettings:
-    """Validate ``kwargs`` and merge them with their preset.
+    """Validate ``kwargs`` and merge them with their preset (`GpawSettings.from_kwargs`).
 
     Raises
     ------
     InputError
         Unknown key, unknown preset, or a value out of its possible range.
     """
-    kwargs = dict(kwargs or {})
-    unknown = sorted(set(kwargs) - _ALLOWED_KEYS)
-    if unknown:
-        raise InputError(
-            f"unknown gpaw setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ALLOWED_KEYS))}"
-        )
-    preset_name = str(kwargs.get("preset", "standard")).lower()
-    if preset_name not in PRESETS:
-        raise InputError(
-            f"unknown gpaw preset '{kwargs['preset']}'; use one of {', '.join(PRESETS)}"
-        )
-    preset = PRESETS[preset_name]
-    values: dict[str, Any] = {"preset": preset_name, **asdict(preset)}
-    for key, low, high in (
-        ("ecut_eV", 100.0, 3000.0),
-        ("kpoint_spacing_per_A", 0.02, 5.0),
-        ("smearing_eV", 1e-4, 2.0),
-        ("scf_energy_eV", 1e-9, 0.1),
-        ("scf_density", 1e-9, 0.1),
-        ("min_vacuum_A", 1.0, 100.0),
-    ):
-        value = _positive(kwargs, key, low, high)
-        if value is not None:
-            values[key] = value
-    if "maxiter" in kwargs:
-        maxiter = kwargs["maxiter"]
-        if isinstance(maxiter, bool) or not isinstance(maxiter, int) or maxiter < 1:
-            raise InputError(f"gpaw maxiter={maxiter!r} must be a positive integer, e.g. 333")
-        values["maxiter"] = maxiter
-    if "blas_threads" in kwargs:
-        threads = kwargs["blas_threads"]
-        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024:
-            raise InputError(f"gpaw blas_threads={threads!r} must be a positive integer, e.g. 1")
-        values["blas_threads"] = threads
-    if kwargs.get("kpts") is not None:
-        kpts = kwargs["kpts"]
-        if (
-            not isinstance(kpts, list | tuple)
-            or len(kpts) != 3
-            or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in kpts)
-        ):
-            raise InputError(f"gpaw kpts={kpts!r} must be three positive integers, e.g. [4, 4, 1]")
-        values["kpts"] = tuple(kpts)
-    for key in ("spinpol", "retry_scf"):
-        if key in kwargs:
-            if not isinstance(kwargs[key], bool):
-                raise InputError(f"gpaw {key}={kwargs[key]!r} must be true or false")
-            values[key] = kwargs[key]
-    if "dipole_correction" in kwargs:
-        dip = kwargs["dipole_correction"]
-        dip = {True: "on", False: "off"}.get(dip, dip) if isinstance(dip, bool) else dip
-        if dip not in {"auto", "on", "off"}:
-            raise InputError(
-                f"gpaw dipole_correction={kwargs['dipole_correction']!r}; use 'auto', true or false"
-            )
-        values["dipole_correction"] = dip
-    if "txt" in kwargs:
-        txt = kwargs["txt"]
-        if not isinstance(txt, str) or not txt or "/" in txt or txt in {"-", "."}:
-            raise InputError(f"gpaw txt={txt!r} must be a plain file name such as 'gpaw.txt'")
-        values["txt"] = txt
-    if "xc" in kwargs:
-        if not isinstance(kwargs["xc"], str) or not kwargs["xc"].strip():
-            raise InputError(f"gpaw xc={kwargs['xc']!r} must be a functional name such as 'PBE'")
-        values["xc"] = kwargs["xc"].strip()
-    return GpawSettings(**values)
+    return GpawSettings.from_kwargs(kwargs)
 
 
 def _gpaw_installed() -> bool:
@@ -309,9 +370,21 @@ def check_gpaw(elements: list[str], kwargs: dict[str, Any]) -> None:
         )
 
 
-def _reciprocal_lengths_per_A(cell: np.ndarray) -> np.ndarray:
-    """|b_i| in Å⁻¹ including 2π, shape (3,)."""
-    return 2 * np.pi * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
+def reciprocal_lengths_per_A(cell: np.ndarray) -> np.ndarray:
+    """Lengths |b_i| of the reciprocal lattice vectors, 2π included (VASP's convention).
+
+    Parameters
+    ----------
+    cell
+        Lattice vectors as rows, shape (3, 3), Å (``atoms.cell``,
+        ``structure.lattice.matrix``).
+
+    Returns
+    -------
+    numpy.ndarray
+        |b_i| in Å⁻¹, shape (3,).
+    """
+    return 2 * np.pi * np.linalg.norm(np.linalg.inv(np.asarray(cell, dtype=float)).T, axis=1)
 
 
 def kpoint_mesh(cell: np.ndarray, spacing_per_A: float, slab: bool) -> tuple[int, int, int]:
@@ -326,7 +399,7 @@ def kpoint_mesh(cell: np.ndarray, spacing_per_A: float, slab: bool) -> tuple[int
     slab
         One k-point along c (the surface normal direction).
     """
-    n = [max(1, math.ceil(b / spacing_per_A - 1e-9)) for b in _reciprocal_lengths_per_A(cell)]
+    n = [max(1, math.ceil(b / spacing_per_A - 1e-9)) for b in reciprocal_lengths_per_A(cell)]
     if slab:
         n[2] = 1
     return (int(n[0]), int(n[1]), int(n[2]))
@@ -570,7 +643,7 @@ class GpawCalculator(Calculator):
         """
 
         properties = properties or ["energy"]
-        with _blas_threads(self.settings.blas_threads):
+        with blas_threads(self.settings.blas_threads):
             self._calculate(atoms, properties, system_changes)
 
     def _calculate(
@@ -609,15 +682,6 @@ class GpawCalculator(Calculator):
         self.run_info["n_scf_retries"] = self.n_scf_retries
         self._write_run_info()
         self.results = results
-
-
-def _blas_threads(n: int) -> AbstractContextManager:
-    """Limit BLAS threads to ``n`` inside the block (no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 def make_gpaw_calculator(kwargs: dict[str, Any]) -> GpawCalculator:
@@ -668,6 +732,7 @@ __all__ = [
     "is_symmetric_slab",
     "kpoint_mesh",
     "make_gpaw_calculator",
+    "reciprocal_lengths_per_A",
     "resolve_settings",
     "setup_file",
     "vacuum_gap",

@@ -78,20 +78,14 @@ def parse_calculator_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def parse_miller(text: str, option: str) -> tuple[int, int, int]:
-    """Parse '1,0,0' or '100' into a Miller index (InputError when malformed)."""
-    raw = text.replace(" ", "")
-    parts = raw.split(",") if "," in raw else list(raw) if raw.isdigit() else raw.split(",")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError as exc:
-        raise InputError(f"{option} '{text}' is not a Miller index; write e.g. 1,0,0") from exc
-    if len(values) != 3:
-        raise InputError(
-            f"{option} '{text}' has {len(values)} components; a Miller index has 3, e.g. 1,0,0"
-        )
-    if all(v == 0 for v in values):
-        raise InputError(f"{option} cannot be 0,0,0; give a plane such as 1,0,0")
-    return values  # type: ignore[return-value]
+    """Parse CLI text such as '1,0,0' or '100' into a Miller index for flag ``option``.
+
+    A thin wrapper over `ssbflow.structures.slabs.parse_miller`: the message names the
+    flag, ``InputError.field`` the parameter (``--metal-miller`` -> ``metal_miller``).
+    """
+    from ssbflow.structures.slabs import parse_miller as _parse
+
+    return _parse(text, option.lstrip("-").replace("-", "_"), label=option)
 
 
 def require_positive(value: float | None, option: str, maximum: float | None = None) -> None:
@@ -182,19 +176,20 @@ def fmt(value: Any, spec: str = ".3f", none: str = "—") -> str:
     return none if value is None else format(value, spec)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats as None, dict keys as str and tuples as lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def emit_json(obj: Any) -> None:
     """Print exactly one JSON object on stdout (NaN/inf become null)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
-    typer.echo(json.dumps(clean(obj), default=str))
+    typer.echo(json.dumps(json_safe(obj), default=str))
 
 
 def write_structures(structures: dict[str, Any], output: Path) -> list[Path]:

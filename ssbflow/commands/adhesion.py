@@ -1,10 +1,11 @@
-"""``ssbflow adhesion`` and ``ssbflow surface-energy``."""
+"""``ssbflow adhesion``: work of adhesion, interface energy and wetting."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from jobflow import Flow
 from rich.console import Console
 from rich.table import Table
 
@@ -13,21 +14,18 @@ from ssbflow.commands._common import (
     DATA_DIR_OPTION,
     JSON_OPTION,
     emit_json,
+    fmt,
     get_mode,
-    load_output,
     load_settings,
     parse_calculator_kwargs,
     parse_miller,
     print_warnings,
     require_positive,
-    run_or_submit,
+    run_command_flow,
     write_structures,
 )
 from ssbflow.errors import InputError
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+from ssbflow.settings import SsbflowSettings
 
 
 def adhesion_summary_json(doc: dict, uuid: str) -> dict:
@@ -107,13 +105,13 @@ def adhesion_summary_json(doc: dict, uuid: str) -> dict:
     return out
 
 
-#: (column title, key of RefinedNumbers, digits) of the ML-vs-DFT table.
+#: (column title, key of RefinedNumbers, number format) of the ML-vs-DFT table.
 _REFINED_COLUMNS = (
-    ("W_ad (J/m²)", "work_of_adhesion_J_per_m2", 3),
-    ("γ_face (J/m²)", "electrolyte_surface_energy_J_per_m2", 3),
-    ("γ_metal (J/m²)", "metal_surface_energy_J_per_m2", 3),
-    ("γ_int (J/m²)", "interface_energy_J_per_m2", 3),
-    ("θ (deg)", "contact_angle_deg", 1),
+    ("W_ad (J/m²)", "work_of_adhesion_J_per_m2", ".3f"),
+    ("γ_face (J/m²)", "electrolyte_surface_energy_J_per_m2", ".3f"),
+    ("γ_metal (J/m²)", "metal_surface_energy_J_per_m2", ".3f"),
+    ("γ_int (J/m²)", "interface_energy_J_per_m2", ".3f"),
+    ("θ (deg)", "contact_angle_deg", ".1f"),
 )
 
 
@@ -127,7 +125,7 @@ def _print_refinement(console: Console, block: dict) -> None:
     )
     table.add_column("candidate")
     table.add_column("level")
-    for title, _key, _digits in _REFINED_COLUMNS:
+    for title, _key, _spec in _REFINED_COLUMNS:
         table.add_column(title, justify="right")
     table.add_column("wetting")
     table.add_column("status / note")
@@ -140,7 +138,7 @@ def _print_refinement(console: Console, block: dict) -> None:
             table.add_row(
                 f"{c['label']}{rank}" if level == "ML" else "",
                 level,
-                *(_fmt(numbers.get(key), digits) for _t, key, digits in _REFINED_COLUMNS),
+                *(fmt(numbers.get(key), spec) for _t, key, spec in _REFINED_COLUMNS),
                 str(numbers.get("wetting") or "—"),
                 (c.get("status") or "") if level == "ML" else note,
             )
@@ -154,8 +152,8 @@ def _print_refinement(console: Console, block: dict) -> None:
             st.add_row(
                 s.get("face") if s.get("face") == "metal" else f"electrolyte {s.get('face')}",
                 ", ".join(f"{t:.1f}" for t in s.get("thicknesses_A") or []),
-                ", ".join(_fmt(g) for g in s.get("ml_surface_energies_J_per_m2") or []),
-                ", ".join(_fmt(g) for g in s.get("dft_surface_energies_J_per_m2") or []),
+                ", ".join(fmt(g) for g in s.get("ml_surface_energies_J_per_m2") or []),
+                ", ".join(fmt(g) for g in s.get("dft_surface_energies_J_per_m2") or []),
                 str(s.get("dft_converged")),
                 s.get("failure_reason") or "",
             )
@@ -177,24 +175,24 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
     table.add_column("value", justify="right")
     table.add_column("unit")
     rows = [
-        ("work of adhesion W_ad (relaxed)", _fmt(doc.get("work_of_adhesion_J_per_m2")), "J/m²"),
+        ("work of adhesion W_ad (relaxed)", fmt(doc.get("work_of_adhesion_J_per_m2")), "J/m²"),
         (
             "work of adhesion (ideal, UBER)",
-            _fmt(doc.get("work_of_adhesion_ideal_J_per_m2")),
+            fmt(doc.get("work_of_adhesion_ideal_J_per_m2")),
             "J/m²",
         ),
-        ("interface energy γ_int", _fmt(doc.get("interface_energy_J_per_m2")), "J/m²"),
-        ("metal surface energy γ_metal", _fmt(doc.get("metal_surface_energy_J_per_m2")), "J/m²"),
+        ("interface energy γ_int", fmt(doc.get("interface_energy_J_per_m2")), "J/m²"),
+        ("metal surface energy γ_metal", fmt(doc.get("metal_surface_energy_J_per_m2")), "J/m²"),
         (
             f"electrolyte face energy ({doc.get('electrolyte_termination_chemistry') or '—'})",
-            _fmt(doc.get("electrolyte_surface_energy_J_per_m2")),
+            fmt(doc.get("electrolyte_surface_energy_J_per_m2")),
             "J/m²",
         ),
-        ("contact angle θ", _fmt(doc.get("contact_angle_deg"), 1), "deg"),
+        ("contact angle θ", fmt(doc.get("contact_angle_deg"), ".1f"), "deg"),
         ("wetting", str(doc.get("wetting")), ""),
-        ("strain (metal)", _fmt(doc.get("strain_percent"), 2), "%"),
+        ("strain (metal)", fmt(doc.get("strain_percent"), ".2f"), "%"),
         ("atoms in interface", str(doc.get("n_atoms")), ""),
-        ("equilibrium gap", _fmt(doc.get("equilibrium_gap_A"), 2), "Å"),
+        ("equilibrium gap", fmt(doc.get("equilibrium_gap_A"), ".2f"), "Å"),
     ]
     for row in rows:
         table.add_row(*row)
@@ -215,8 +213,8 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
         for f in faces:
             ft.add_row(
                 f["termination"],
-                _fmt(f.get("surface_energy_J_per_m2")),
-                _fmt(f.get("dgamma_d_delta_mu_metal_J_per_m2_per_eV")),
+                fmt(f.get("surface_energy_J_per_m2")),
+                fmt(f.get("dgamma_d_delta_mu_metal_J_per_m2_per_eV")),
                 str(f.get("stoichiometric")),
                 str(f.get("converged")),
                 "polar: no symmetric slab" if f.get("polar") else (f.get("failure_reason") or ""),
@@ -241,12 +239,12 @@ def _print_table(doc: dict, uuid: str, written: list[Path]) -> None:
         cands.add_row(
             c["label"],
             f"{chem} ({c['electrolyte_termination']})",
-            _fmt(c.get("electrolyte_surface_energy_J_per_m2")),
-            _fmt(c.get("work_of_adhesion_ideal_initial_gap_J_per_m2")),
-            _fmt(c.get("work_of_adhesion_ideal_J_per_m2")),
-            _fmt(c.get("work_of_adhesion_J_per_m2")),
-            _fmt(c.get("interface_energy_J_per_m2")),
-            _fmt(c.get("max_normal_displacement_A"), 2),
+            fmt(c.get("electrolyte_surface_energy_J_per_m2")),
+            fmt(c.get("work_of_adhesion_ideal_initial_gap_J_per_m2")),
+            fmt(c.get("work_of_adhesion_ideal_J_per_m2")),
+            fmt(c.get("work_of_adhesion_J_per_m2")),
+            fmt(c.get("interface_energy_J_per_m2")),
+            fmt(c.get("max_normal_displacement_A"), ".2f"),
             c["status"],
             ", ".join(c.get("flags") or []),
         )
@@ -352,164 +350,145 @@ def _check_vasp_here(refine: str) -> None:
         )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``adhesion`` and ``surface-energy`` commands."""
+def adhesion(
+    ctx: typer.Context,
+    metal: str = typer.Argument(..., help="Metal: library name (Li, Na, K) or structure file."),
+    electrolyte: str = typer.Argument(..., help="Electrolyte: library name or structure file."),
+    metal_miller: str = typer.Option("1,0,0", help="Metal contact plane, e.g. 1,0,0."),
+    electrolyte_miller: str = typer.Option("1,1,1", help="Electrolyte contact plane."),
+    calculator: str = typer.Option(
+        None, help="chgnet (default), sevennet, emt, gpaw, or module:Class."
+    ),
+    calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
+    max_strain: float = typer.Option(0.05, help="Largest in-plane strain on the metal (fraction)."),
+    max_area: float = typer.Option(200.0, help="Largest interface area searched, Å²."),
+    max_atoms: int = typer.Option(300, help="Largest interface cell, atoms."),
+    metal_layers: int = typer.Option(3, help="Metal slab thickness, unit planes."),
+    electrolyte_layers: int = typer.Option(2, help="Electrolyte slab thickness, unit planes."),
+    registry_grid: int = typer.Option(2, help="n×n in-plane registry shifts."),
+    n_relax: int = typer.Option(2, help="Candidates relaxed after screening."),
+    termination: str = typer.Option(None, help="Only electrolyte terminations containing this."),
+    output: Path = typer.Option(None, help="Folder for CIF/POSCAR files."),
+    stability: bool = typer.Option(
+        True,
+        "--stability/--no-stability",
+        help="Also compute the pair's thermodynamic stability (library phases only).",
+    ),
+    refine: str = typer.Option(
+        None,
+        "--refine",
+        help="Refine the best ML candidates with DFT: gpaw, gpaw:fast, gpaw:standard, "
+        "gpaw:accurate (PBE; default preset standard) or vasp (atomate2; needs VASP).",
+    ),
+    refine_top: int = typer.Option(
+        2, "--refine-top", help="Relaxed ML candidates refined with DFT (best first)."
+    ),
+    refine_relax: bool = typer.Option(
+        False,
+        "--refine-relax/--no-refine-relax",
+        help="Relax the refined interfaces and slabs briefly with DFT, from the ML "
+        "geometry (default: DFT single points of the ML geometry).",
+    ),
+    data_dir: Path = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> int:
+    """Work of adhesion, interface energy and contact angle of METAL on ELECTROLYTE."""
+    from ssbflow.calculators import check_calculator
+    from ssbflow.structures.library import load_structure
+    from ssbflow.workflows.adhesion import AdhesionMaker, check_metal
 
-    @app.command("adhesion")
-    def adhesion(
-        ctx: typer.Context,
-        metal: str = typer.Argument(..., help="Metal: library name (Li, Na, K) or structure file."),
-        electrolyte: str = typer.Argument(..., help="Electrolyte: library name or structure file."),
-        metal_miller: str = typer.Option("1,0,0", help="Metal contact plane, e.g. 1,0,0."),
-        electrolyte_miller: str = typer.Option("1,1,1", help="Electrolyte contact plane."),
-        calculator: str = typer.Option(
-            None, help="chgnet (default), sevennet, emt, gpaw, or module:Class."
-        ),
-        calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
-        max_strain: float = typer.Option(
-            0.05, help="Largest in-plane strain on the metal (fraction)."
-        ),
-        max_area: float = typer.Option(200.0, help="Largest interface area searched, Å²."),
-        max_atoms: int = typer.Option(300, help="Largest interface cell, atoms."),
-        metal_layers: int = typer.Option(3, help="Metal slab thickness, unit planes."),
-        electrolyte_layers: int = typer.Option(2, help="Electrolyte slab thickness, unit planes."),
-        registry_grid: int = typer.Option(2, help="n×n in-plane registry shifts."),
-        n_relax: int = typer.Option(2, help="Candidates relaxed after screening."),
-        termination: str = typer.Option(
-            None, help="Only electrolyte terminations containing this."
-        ),
-        output: Path = typer.Option(None, help="Folder for CIF/POSCAR files."),
-        stability: bool = typer.Option(
-            True,
-            "--stability/--no-stability",
-            help="Also compute the pair's thermodynamic stability (library phases only).",
-        ),
-        refine: str = typer.Option(
-            None,
-            "--refine",
-            help="Refine the best ML candidates with DFT: gpaw, gpaw:fast, gpaw:standard, "
-            "gpaw:accurate (PBE; default preset standard) or vasp (atomate2; needs VASP).",
-        ),
-        refine_top: int = typer.Option(
-            2, "--refine-top", help="Relaxed ML candidates refined with DFT (best first)."
-        ),
-        refine_relax: bool = typer.Option(
-            False,
-            "--refine-relax/--no-refine-relax",
-            help="Relax the refined interfaces and slabs briefly with DFT, from the ML "
-            "geometry (default: DFT single points of the ML geometry).",
-        ),
-        data_dir: Path = DATA_DIR_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> int:
-        """Work of adhesion, interface energy and contact angle of METAL on ELECTROLYTE."""
-        from ssbflow.calculators import check_calculator
-        from ssbflow.structures.interfaces import build_interface_candidates
-        from ssbflow.structures.library import is_metal, load_structure
-        from ssbflow.workflows.adhesion import AdhesionMaker, default_gap_A
+    settings = load_settings(data_dir)
+    fields = {
+        "metal_miller": parse_miller(metal_miller, "--metal-miller"),
+        "electrolyte_miller": parse_miller(electrolyte_miller, "--electrolyte-miller"),
+        "max_strain": max_strain,
+        "max_area_A2": max_area,
+        "max_atoms": max_atoms,
+        "metal_layers": metal_layers,
+        "electrolyte_layers": electrolyte_layers,
+        "registry_grid": registry_grid,
+        "n_relax": n_relax,
+        "electrolyte_termination": termination,
+    }
+    AdhesionMaker(**fields).validate()  # the maker's bounds, before anything is loaded
+    spec = _parse_refine(ctx, refine, refine_top, refine_relax, n_relax)
+    metal_s = load_structure(metal)
+    electrolyte_s = load_structure(electrolyte)
+    check_metal(metal_s, metal)
+    calc = calculator or settings.default_calculator
+    kwargs = parse_calculator_kwargs(calculator_kwargs)
+    elements = {el.symbol for s in (metal_s, electrolyte_s) for el in s.composition.elements}
+    calc = check_calculator(calc, elements, kwargs)
+    refine_maker = None
+    if spec is not None:
+        refine_maker = _refine_maker(ctx, spec, refine, refine_top, refine_relax, elements)
+    stability_maker = None
+    if stability:
+        from ssbflow.workflows.stability import optional_stability_maker
 
-        settings = load_settings(data_dir)
-        m_miller = parse_miller(metal_miller, "--metal-miller")
-        e_miller = parse_miller(electrolyte_miller, "--electrolyte-miller")
-        require_positive(max_strain, "--max-strain", 0.3)
-        require_positive(max_area, "--max-area", 5000)
-        require_positive(max_atoms, "--max-atoms", 5000)
-        for value, opt in (
-            (metal_layers, "--metal-layers"),
-            (electrolyte_layers, "--electrolyte-layers"),
-        ):
-            require_positive(value, opt, 30)
-        require_positive(registry_grid, "--registry-grid", 6)
-        require_positive(n_relax, "--n-relax", 50)
-        spec = _parse_refine(ctx, refine, refine_top, refine_relax, n_relax)
-        metal_s = load_structure(metal)
-        electrolyte_s = load_structure(electrolyte)
-        if not is_metal(metal_s):
-            raise InputError(
-                f"METAL '{metal}' ({metal_s.composition.reduced_formula}) is not a metal; "
-                "give a metal such as Li, Na or K first, then the electrolyte"
-            )
-        calc = calculator or settings.default_calculator
-        kwargs = parse_calculator_kwargs(calculator_kwargs)
-        elements = {el.symbol for s in (metal_s, electrolyte_s) for el in s.composition.elements}
-        calc = check_calculator(calc, elements, kwargs)
-        refine_maker = None
-        if spec is not None:
-            refine_maker = _refine_maker(ctx, spec, refine, refine_top, refine_relax, elements)
-        maker = AdhesionMaker.from_calculator(
-            calc,
-            kwargs,
-            metal_miller=m_miller,
-            electrolyte_miller=e_miller,
-            max_strain=max_strain,
-            max_area_A2=max_area,
-            max_atoms=max_atoms,
-            metal_layers=metal_layers,
-            electrolyte_layers=electrolyte_layers,
-            registry_grid=registry_grid,
-            n_relax=n_relax,
-            electrolyte_termination=termination,
-            refine_maker=refine_maker,
-        )
-        if stability:
-            from ssbflow.workflows.stability import optional_stability_maker
+        stability_maker, why = optional_stability_maker(calc, kwargs, metal, electrolyte)
+        if why:  # said, not hidden: the study runs without the stability block
+            typer.echo(f"note: no stability block for this pair ({why})", err=True)
+    maker = AdhesionMaker.from_calculator(
+        calc, kwargs, refine_maker=refine_maker, stability_maker=stability_maker, **fields
+    )
+    # fail fast, before anything is stored: the limits must admit a candidate
+    maker = maker.check_inputs(metal_s, electrolyte_s)
+    m_name = Path(metal).stem if Path(metal).is_file() else metal
+    e_name = Path(electrolyte).stem if Path(electrolyte).is_file() else electrolyte
+    flow = maker.make(metal_s, electrolyte_s, metal_name=m_name, electrolyte_name=e_name)
+    out_dir = output or Path(f"adhesion_{m_name}_{e_name}")
+    return _run_and_report(ctx, flow, settings, refine_maker is not None, out_dir, as_json)
 
-            maker.stability_maker, why = optional_stability_maker(calc, kwargs, metal, electrolyte)
-            if why:  # said, not hidden: the study runs without the stability block
-                typer.echo(f"note: no stability block for this pair ({why})", err=True)
-        maker.validate()
-        # Fail fast, before anything is stored: the limits must admit a candidate.
-        pre = maker.candidate_kwargs()
-        pre["gap_A"] = default_gap_A(metal_s, electrolyte_s)
-        build_interface_candidates(metal_s, electrolyte_s, **pre)
-        m_name = Path(metal).stem if Path(metal).is_file() else metal
-        e_name = Path(electrolyte).stem if Path(electrolyte).is_file() else electrolyte
-        flow = maker.make(metal_s, electrolyte_s, metal_name=m_name, electrolyte_name=e_name)
-        summary_uuid = flow.jobs[-1].uuid
-        failure = None
-        from ssbflow.execution.runner import FlowFailedError
 
-        try:
-            responses = run_or_submit(ctx, flow, settings)
-        except FlowFailedError as exc:
-            responses, failure = {}, exc
-        if responses is None:
-            return 0
-        try:
-            doc = load_output(settings, summary_uuid)
-        except ValueError:
-            doc = None
-        refine_failed = None
-        if doc is None and refine_maker is not None:
-            # the ML study is kept even when its DFT refinement produced no summary
-            ml_uuid = next(j.uuid for j in reversed(flow.jobs) if j.name == "adhesion summary")
-            try:
-                doc = load_output(settings, ml_uuid)
-            except ValueError:
-                doc = None
-            if doc is not None:
-                refine_failed = (
-                    f"the DFT refinement did not finish ({failure or 'no refined summary'}); "
-                    "the numbers shown are the ML study's"
-                )
-                doc["warnings"] = [*(doc.get("warnings") or []), refine_failed]
-                summary_uuid = ml_uuid
-        if doc is None:
-            raise_failed = failure or "the summary was not produced"
-            typer.echo(f"ssbflow: error: calculation failed: {raise_failed}", err=True)
-            return 1
-        written = []
-        if doc.get("structures"):
-            out_dir = output or Path(f"adhesion_{m_name}_{e_name}")
-            written = write_structures(doc["structures"], out_dir)
-        if as_json:
-            emit_json(adhesion_summary_json(doc, summary_uuid))
-        else:
-            _print_table(doc, summary_uuid, written)
-        if doc.get("status") != "successful":
-            typer.echo(f"ssbflow: error: calculation failed: {doc.get('failure_reason')}", err=True)
-            return 1
-        if refine_failed:
-            typer.echo(f"ssbflow: error: {refine_failed}", err=True)
-            return 1
+def _run_and_report(
+    ctx: typer.Context,
+    flow: Flow,
+    settings: SsbflowSettings,
+    refined: bool,
+    out_dir: Path,
+    as_json: bool,
+) -> int:
+    """Run (or submit) the study, print its summary and return the exit code.
+
+    With a DFT refinement (``refined``) the refined summary is shown; when the refinement
+    left none, the ML study's summary is shown with a warning, and the exit code is 1.
+    """
+    final_uuid = flow.jobs[-1].uuid
+    ml_uuid = next(j.uuid for j in reversed(flow.jobs) if j.name == "adhesion summary")
+    outcome = run_command_flow(
+        ctx, flow, settings, summary_uuids=list(dict.fromkeys([final_uuid, ml_uuid]))
+    )
+    if outcome is None:  # submitted
         return 0
+    doc, summary_uuid = outcome.document, outcome.uuid
+    if doc is None:
+        typer.echo(f"ssbflow: error: calculation failed: {outcome.reason}", err=True)
+        return 1
+    refine_failed = None
+    if refined and summary_uuid != final_uuid:
+        # the ML study is kept even when its DFT refinement produced no summary
+        refine_failed = (
+            f"the DFT refinement did not finish ({outcome.failure or 'no refined summary'}); "
+            "the numbers shown are the ML study's"
+        )
+        doc["warnings"] = [*(doc.get("warnings") or []), refine_failed]
+    written = []
+    if doc.get("structures"):
+        written = write_structures(doc["structures"], out_dir)
+    if as_json:
+        emit_json(adhesion_summary_json(doc, summary_uuid))
+    else:
+        _print_table(doc, summary_uuid, written)
+    if doc.get("status") != "successful":
+        typer.echo(f"ssbflow: error: calculation failed: {doc.get('failure_reason')}", err=True)
+        return 1
+    if refine_failed:
+        typer.echo(f"ssbflow: error: {refine_failed}", err=True)
+        return 1
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``adhesion`` command."""
+    app.command("adhesion")(adhesion)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ssbflow.commands._common import DATA_DIR_OPTION, JSON_OPTION, emit_json, load_settings
+from ssbflow.commands._common import DATA_DIR_OPTION, JSON_OPTION, emit_json, fmt, load_settings
 from ssbflow.errors import InputError
 
 DEFAULT_CALCULATORS = "chgnet,sevennet"
@@ -63,8 +63,9 @@ def parse_gaps(text: str) -> list[float]:
     return gaps
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+def _mae(scores: dict[str, Any], quantity: str) -> str:
+    """The mean absolute error of ``quantity`` for a table cell ("—" when not scored)."""
+    return fmt(scores[quantity]["mae"]) if scores.get(quantity) else "—"
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -82,8 +83,8 @@ def print_summary(result: dict[str, Any]) -> None:
         table.add_row(
             row["label"],
             QUANTITY_TITLES.get(row["quantity"], row["quantity"]),
-            _fmt(row["reference"]["value"]),
-            *[_fmt(row["predicted"][lab]["value"]) for lab in labels],
+            fmt(row["reference"]["value"]),
+            *[fmt(row["predicted"][lab]["value"]) for lab in labels],
         )
     console.print(table)
     scores = Table(title=f"errors against {ref} (J/m²)")
@@ -102,22 +103,19 @@ def print_summary(result: dict[str, Any]) -> None:
         pot = result["potentials"][lab]
         s = pot["scores"]
 
-        def mae(q: str, s=s) -> str:
-            return _fmt(s[q]["mae"]) if s.get(q) else "—"
-
         ranks = [s[q]["pairwise_order_agreement"] for q in s if s.get(q)]
         ranks = [r for r in ranks if r is not None]
         w = s.get("work_of_adhesion")
         rel = pot["time_relative_to_baseline"]
         scores.add_row(
             lab,
-            mae("gamma_metal"),
-            mae("gamma_electrolyte"),
-            mae("work_of_adhesion"),
-            _fmt(pot["max_abs_error_J_per_m2"]),
-            _fmt(w["sign_agreement"], 2) if w else "—",
-            _fmt(sum(ranks) / len(ranks), 2) if ranks else "—",
-            f"{_fmt(pot['time_per_structure_s'], 2)} s"
+            _mae(s, "gamma_metal"),
+            _mae(s, "gamma_electrolyte"),
+            _mae(s, "work_of_adhesion"),
+            fmt(pot["max_abs_error_J_per_m2"]),
+            fmt(w["sign_agreement"], ".2f") if w else "—",
+            fmt(sum(ranks) / len(ranks), ".2f") if ranks else "—",
+            f"{fmt(pot['time_per_structure_s'], '.2f')} s"
             + (f" ({rel:.1f}×)" if rel is not None else ""),
         )
     console.print(scores)
@@ -130,70 +128,69 @@ def print_summary(result: dict[str, Any]) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
+def calibrate(
+    calculators: str = typer.Option(
+        DEFAULT_CALCULATORS,
+        "--calculators",
+        help="Comma-separated potentials: chgnet, chgnet-r2scan, sevennet, sevennet-l3i5, "
+        "sevennet-mf-0, emt, ...",
+    ),
+    reference: str = typer.Option(
+        "gpaw:standard", "--reference", help="Reference: gpaw:fast|standard|accurate."
+    ),
+    gaps: str = typer.Option(
+        "2.5", "--gaps", help="Interfacial gap(s) of the W_ad items, Å: one, or ≥ 4 (UBER)."
+    ),
+    work_dir: Path | None = typer.Option(
+        None, "--work-dir", help="Folder for DFT output files (default: data dir/runs)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="Folder for calibrate.json and a parity plot (optional)."
+    ),
+    data_dir: Path | None = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> int:
+    """Errors of ML potentials against DFT on fixed rigid surfaces and interfaces."""
+    from ssbflow.calculators import check_calculator
+    from ssbflow.workflows import calibrate as wf
+
+    calcs = parse_calculators(calculators)
+    ref = parse_reference(reference)
+    gap_list = parse_gaps(gaps)
+    settings = load_settings(data_dir)
+    phases = {s.phase for s in wf.DEFAULT_SURFACES}
+    phases |= {a.metal for a in wf.DEFAULT_ADHESION} | {a.electrolyte for a in wf.DEFAULT_ADHESION}
+    from ssbflow.structures.library import get_phase
+
+    elements = sorted({el.symbol for p in phases for el in get_phase(p).composition.elements})
+    for name, kwargs in [*calcs, ref]:
+        check_calculator(name, elements, kwargs)
+    items = wf.default_items(gap_list)
+    cache = wf.EnergyCache.from_settings(settings)
+    folder = work_dir or settings.data_dir / "runs" / "calibrate"
+    try:
+        result = wf.calibrate(
+            items,
+            calcs,
+            ref,
+            cache=cache,
+            work_dir=folder,
+            log=lambda line: typer.echo(line, err=True),
+        )
+    finally:
+        cache.close()
+    if output is not None:
+        write_outputs(result, output)
+    if as_json:
+        emit_json(result)
+    else:
+        print_summary(result)
+    return 0
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``calibrate`` command."""
-
-    @app.command("calibrate")
-    def calibrate_cmd(
-        calculators: str = typer.Option(
-            DEFAULT_CALCULATORS,
-            "--calculators",
-            help="Comma-separated potentials: chgnet, chgnet-r2scan, sevennet, sevennet-l3i5, "
-            "sevennet-mf-0, emt, ...",
-        ),
-        reference: str = typer.Option(
-            "gpaw:standard", "--reference", help="Reference: gpaw:fast|standard|accurate."
-        ),
-        gaps: str = typer.Option(
-            "2.5", "--gaps", help="Interfacial gap(s) of the W_ad items, Å: one, or ≥ 4 (UBER)."
-        ),
-        work_dir: Path | None = typer.Option(
-            None, "--work-dir", help="Folder for DFT output files (default: data dir/runs)."
-        ),
-        output: Path | None = typer.Option(
-            None, "--output", help="Folder for calibrate.json and a parity plot (optional)."
-        ),
-        data_dir: Path | None = DATA_DIR_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> int:
-        """Errors of ML potentials against DFT on fixed rigid surfaces and interfaces."""
-        from ssbflow.calculators import check_calculator
-        from ssbflow.workflows import calibrate as wf
-
-        calcs = parse_calculators(calculators)
-        ref = parse_reference(reference)
-        gap_list = parse_gaps(gaps)
-        settings = load_settings(data_dir)
-        phases = {s.phase for s in wf.DEFAULT_SURFACES}
-        phases |= {a.metal for a in wf.DEFAULT_ADHESION} | {
-            a.electrolyte for a in wf.DEFAULT_ADHESION
-        }
-        from ssbflow.structures.library import get_phase
-
-        elements = sorted({el.symbol for p in phases for el in get_phase(p).composition.elements})
-        for name, kwargs in [*calcs, ref]:
-            check_calculator(name, elements, kwargs)
-        items = wf.default_items(gap_list)
-        cache = wf.EnergyCache.from_settings(settings)
-        folder = work_dir or settings.data_dir / "runs" / "calibrate"
-        try:
-            result = wf.calibrate(
-                items,
-                calcs,
-                ref,
-                cache=cache,
-                work_dir=folder,
-                log=lambda line: typer.echo(line, err=True),
-            )
-        finally:
-            cache.close()
-        if output is not None:
-            write_outputs(result, output)
-        if as_json:
-            emit_json(result)
-        else:
-            print_summary(result)
-        return 0
+    app.command("calibrate")(calibrate)
 
 
 def write_outputs(result: dict[str, Any], output: Path) -> list[Path]:

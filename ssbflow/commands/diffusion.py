@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,10 +18,11 @@ from ssbflow.commands._common import (
     DATA_DIR_OPTION,
     JSON_OPTION,
     emit_json,
+    json_safe,
     load_settings,
     parse_calculator_kwargs,
     require_positive,
-    run_or_submit,
+    run_command_flow,
 )
 from ssbflow.errors import InputError
 
@@ -143,60 +143,18 @@ def load_structure_arg(text: str):
 
 
 def read_trajectory(path: Path, timestep_fs: float | None) -> tuple[dict[str, Any], float]:
-    """Read extxyz, ASE .traj or VASP XDATCAR; returns (arrays, frame interval in ps).
+    """Deprecated: use `ssbflow.workflows.trajectory.read_trajectory`."""
+    import warnings
 
-    For extxyz with a ``time_fs`` value in each frame's info, the interval comes from it;
-    otherwise ``timestep_fs`` is the time between frames.
-    """
-    from ase.io import read
+    from ssbflow.workflows.trajectory import read_trajectory as _read
 
-    if not path.is_file():
-        raise InputError(f"trajectory file {path} does not exist")
-    name = path.name.lower()
-    fmt = None
-    if "xdatcar" in name:
-        fmt = "vasp-xdatcar"
-    elif name.endswith((".xyz", ".extxyz")):
-        fmt = "extxyz"
-    try:
-        frames = read(str(path), index=":", format=fmt)
-    except Exception as exc:
-        raise InputError(
-            f"cannot read {path} as a trajectory ({exc}); give extxyz, ASE .traj or XDATCAR"
-        ) from exc
-    if not isinstance(frames, list):
-        frames = [frames]
-    if len(frames) < 2:
-        raise InputError(
-            f"{path} has a single frame; an MSD needs an MD trajectory with many frames"
-        )
-    n_atoms = {len(f) for f in frames}
-    if len(n_atoms) != 1:
-        raise InputError(f"{path}: the number of atoms changes between frames")
-    symbols = frames[0].get_chemical_symbols()
-    if any(f.get_chemical_symbols() != symbols for f in frames):
-        raise InputError(f"{path}: the atom order or species change between frames")
-    times = [f.info.get("time_fs") for f in frames]
-    if all(t is not None for t in times):
-        steps = np.diff(np.asarray(times, dtype=float))
-        if np.any(steps <= 0) or np.ptp(steps) > 1e-6 * max(abs(steps.mean()), 1e-12):
-            raise InputError(
-                f"{path}: the time_fs values are not evenly spaced and increasing; "
-                "resample the trajectory at a constant interval"
-            )
-        interval_ps = float(steps.mean()) / 1000.0
-    elif timestep_fs is None:
-        raise InputError(
-            f"{path} has no per-frame time_fs; give the time between frames with --timestep-fs"
-        )
-    else:
-        interval_ps = timestep_fs / 1000.0
-    arrays = {
-        "positions_A": np.array([f.get_positions() for f in frames]),
-        "cells_A": np.array([f.cell[:] for f in frames]),
-        "symbols": symbols,
-    }
-    return arrays, interval_ps
+    warnings.warn(
+        "ssbflow.commands.diffusion.read_trajectory is deprecated; use "
+        "ssbflow.workflows.trajectory.read_trajectory",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return _read(path, timestep_fs)
 
 
 def _print_table(doc: dict[str, Any], title: str) -> None:
@@ -279,7 +237,7 @@ def _write_outputs(doc: dict[str, Any], output: Path, title: str) -> list[Path]:
 
     output.mkdir(parents=True, exist_ok=True)
     results = output / "diffusion.json"
-    results.write_text(json.dumps(_clean(doc), indent=2, default=str))
+    results.write_text(json.dumps(json_safe(doc), indent=2, default=str))
     written = [results]
     if doc.get("diffusivity_cm2_per_s"):
         written.append(
@@ -300,16 +258,6 @@ def _write_outputs(doc: dict[str, Any], output: Path, title: str) -> list[Path]:
     return written
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _json_view(doc: dict[str, Any], plots: list[Path]) -> dict[str, Any]:
     out = {k: doc.get(k) for k in JSON_KEYS}
     out.update({k: doc.get(k) for k in EXTRA_JSON_KEYS if k in doc})
@@ -317,294 +265,249 @@ def _json_view(doc: dict[str, Any], plots: list[Path]) -> dict[str, Any]:
     return out
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``diffusion`` and ``diffusion-analyze``."""
+def diffusion(
+    ctx: typer.Context,
+    structure: str = typer.Argument(..., help="Library phase name or structure file."),
+    species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
+    temperatures: str = typer.Option("600 800 1000 1200", "--temperatures", help=TEMPERATURES_HELP),
+    duration_ps: float = typer.Option(20.0, "--duration-ps", help="Production MD per T."),
+    equilibration_ps: float = typer.Option(
+        2.0, "--equilibration-ps", help="NVT equilibration per T (0: none)."
+    ),
+    timestep_fs: float = typer.Option(1.0, "--timestep-fs", help="MD time step (fs)."),
+    sample_interval_fs: float = typer.Option(
+        10.0, "--sample-interval-fs", help="Store positions every this many fs."
+    ),
+    thermostat: str = typer.Option(
+        "bussi", "--thermostat", help="bussi (CSVR) | nose-hoover-chain | nve."
+    ),
+    calculator: str = typer.Option(None, "--calculator", help="Calculator (default chgnet)."),
+    calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
+    supercell_min_length: float = typer.Option(
+        10.0, "--supercell-min-length", help="Minimum perpendicular cell width (Å)."
+    ),
+    relax: bool = typer.Option(True, "--relax/--no-relax", help="Relax the cell first."),
+    haven_ratio: float = HAVEN_RATIO_OPTION,
+    ion_charge: int = ION_CHARGE_OPTION,
+    jump_distance: float = JUMP_DISTANCE_OPTION,
+    min_msd: float = MIN_MSD_OPTION,
+    seed: int = typer.Option(0, "--seed", help="Random seed (velocities, thermostat, MCMC)."),
+    target_precision: float = typer.Option(
+        None,
+        "--target-precision",
+        help="Run each T until sigma(D*)/D* <= this (e.g. 0.1), at most --max-duration-ps; "
+        "without it every T runs exactly --duration-ps.",
+    ),
+    max_duration_ps: float = typer.Option(
+        50.0, "--max-duration-ps", help="Ceiling on production per T with a target (ps)."
+    ),
+    chunk_ps: float = typer.Option(
+        2.0, "--chunk-ps", help="Checkpoint (and check the precision) every this many ps."
+    ),
+    max_total_ps: float = typer.Option(
+        None, "--max-total-ps", help="Production budget of the whole auto ladder (ps)."
+    ),
+    auto_start: float = typer.Option(
+        1200.0, "--auto-start", help="First (hottest) rung of --temperatures auto (K)."
+    ),
+    auto_min: float = typer.Option(
+        300.0, "--auto-min", help="Lowest rung --temperatures auto may try (K)."
+    ),
+    auto_step: float = typer.Option(
+        1.25e-4, "--auto-step", help="Step of --temperatures auto in 1/T (1/K)."
+    ),
+    auto_max_temperatures: int = typer.Option(
+        6, "--auto-max-temperatures", help="Stop --temperatures auto after this many Ts."
+    ),
+    fit_start_ps: float = typer.Option(
+        2.0,
+        "--fit-start-ps",
+        help="With --target-precision: start of the MSD fit (ps); the fit then takes every "
+        "interval up to the whole run, so the error falls with the run length.",
+    ),
+    breakdown_lindemann: float = typer.Option(
+        0.3,
+        "--breakdown-lindemann",
+        help="Framework RMSD / spacing (V/N)^(1/3) of its least mobile element that "
+        "counts as melting.",
+    ),
+    device: str = typer.Option(
+        "auto", "--device", help="auto (CUDA if torch sees a GPU) | cpu | cuda."
+    ),
+    parallel: int = typer.Option(
+        None,
+        "--parallel",
+        help="Temperatures run side by side here, torch threads split between them "
+        "(default: one per core, see benchmarks/results/diffusion.md).",
+    ),
+    resume: bool = typer.Option(
+        True,
+        "--resume/--no-resume",
+        help="Checkpoint the MD in the data dir; a rerun continues a killed study.",
+    ),
+    output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
+    data_dir: Path = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> int | None:
+    """MD at a temperature ladder → D(T) → Arrhenius Ea, σ(300 K), attempt frequency.
 
-    @app.command(
-        "diffusion", context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+    Put --temperatures last or quote its value; unquoted numbers after it are taken
+    as temperatures.
+    """
+    from ssbflow.workflows.calc import CalcRelaxMaker
+    from ssbflow.workflows.diffusion import DiffusionMaker
+
+    numbers, rest = _split_numbers([structure, *ctx.args])
+    if len(rest) != 1:
+        raise InputError(
+            f"give exactly one STRUCTURE, got {rest or 'none'}; "
+            "write e.g. ssbflow diffusion Li3PS4 --species Li --temperatures 600 800"
+        )
+    auto = (temperatures or "").strip().lower() == "auto"
+    if auto and numbers:
+        raise InputError(
+            f"--temperatures auto takes no temperatures, got {' '.join(numbers)}; give "
+            "either auto or a list"
+        )
+    temps = [] if auto else parse_temperatures(temperatures, numbers)
+    if auto and target_precision is None:
+        raise InputError(
+            "--temperatures auto needs --target-precision (e.g. 0.1): the ladder steps down "
+            "while D* can be measured to it"
+        )
+    require_positive(max_duration_ps, "--max-duration-ps")
+    require_positive(chunk_ps, "--chunk-ps")
+    if parallel is not None and parallel < 1:
+        raise InputError(f"--parallel must be >= 1, got {parallel}")
+    require_positive(timestep_fs, "--timestep-fs", maximum=5)
+    require_positive(duration_ps, "--duration-ps")
+    require_positive(sample_interval_fs, "--sample-interval-fs")
+    require_positive(supercell_min_length, "--supercell-min-length", maximum=100)
+    settings = load_settings(data_dir)
+    maker = DiffusionMaker(
+        calculator_name=calculator or settings.default_calculator,
+        calculator_kwargs=parse_calculator_kwargs(calculator_kwargs),
+        temperatures_K=tuple(temps),
+        duration_ps=duration_ps,
+        equilibration_ps=equilibration_ps,
+        time_step_fs=timestep_fs,
+        sample_interval_fs=sample_interval_fs,
+        supercell_min_length_A=supercell_min_length,
+        thermostat=thermostat,
+        relax_maker=CalcRelaxMaker() if relax else None,
+        seed=seed,
+        min_msd_increase_A2=min_msd,
+        ion_charge=ion_charge,
+        haven_ratio=haven_ratio,
+        jump_distance_A=jump_distance,
+        target_precision=target_precision,
+        max_duration_ps=max_duration_ps,
+        chunk_ps=chunk_ps,
+        max_total_ps=max_total_ps,
+        auto_temperatures=auto,
+        auto_start_K=auto_start,
+        auto_min_K=auto_min,
+        auto_step_inv_K=auto_step,
+        auto_max_temperatures=auto_max_temperatures,
+        breakdown_lindemann=breakdown_lindemann,
+        fit_start_ps=fit_start_ps,
+        device=device,
+        concurrent_temperatures=_local_parallelism(ctx, parallel, len(temps)),
+        checkpoint_dir=str((settings.data_dir / "md-checkpoints").resolve()) if resume else None,
     )
-    def diffusion(
-        ctx: typer.Context,
-        structure: str = typer.Argument(..., help="Library phase name or structure file."),
-        species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
-        temperatures: str = typer.Option(
-            "600 800 1000 1200", "--temperatures", help=TEMPERATURES_HELP
-        ),
-        duration_ps: float = typer.Option(20.0, "--duration-ps", help="Production MD per T."),
-        equilibration_ps: float = typer.Option(
-            2.0, "--equilibration-ps", help="NVT equilibration per T (0: none)."
-        ),
-        timestep_fs: float = typer.Option(1.0, "--timestep-fs", help="MD time step (fs)."),
-        sample_interval_fs: float = typer.Option(
-            10.0, "--sample-interval-fs", help="Store positions every this many fs."
-        ),
-        thermostat: str = typer.Option(
-            "bussi", "--thermostat", help="bussi (CSVR) | nose-hoover-chain | nve."
-        ),
-        calculator: str = typer.Option(None, "--calculator", help="Calculator (default chgnet)."),
-        calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
-        supercell_min_length: float = typer.Option(
-            10.0, "--supercell-min-length", help="Minimum perpendicular cell width (Å)."
-        ),
-        relax: bool = typer.Option(True, "--relax/--no-relax", help="Relax the cell first."),
-        haven_ratio: float = HAVEN_RATIO_OPTION,
-        ion_charge: int = ION_CHARGE_OPTION,
-        jump_distance: float = JUMP_DISTANCE_OPTION,
-        min_msd: float = MIN_MSD_OPTION,
-        seed: int = typer.Option(0, "--seed", help="Random seed (velocities, thermostat, MCMC)."),
-        target_precision: float = typer.Option(
-            None,
-            "--target-precision",
-            help="Run each T until sigma(D*)/D* <= this (e.g. 0.1), at most --max-duration-ps; "
-            "without it every T runs exactly --duration-ps.",
-        ),
-        max_duration_ps: float = typer.Option(
-            50.0, "--max-duration-ps", help="Ceiling on production per T with a target (ps)."
-        ),
-        chunk_ps: float = typer.Option(
-            2.0, "--chunk-ps", help="Checkpoint (and check the precision) every this many ps."
-        ),
-        max_total_ps: float = typer.Option(
-            None, "--max-total-ps", help="Production budget of the whole auto ladder (ps)."
-        ),
-        auto_start: float = typer.Option(
-            1200.0, "--auto-start", help="First (hottest) rung of --temperatures auto (K)."
-        ),
-        auto_min: float = typer.Option(
-            300.0, "--auto-min", help="Lowest rung --temperatures auto may try (K)."
-        ),
-        auto_step: float = typer.Option(
-            1.25e-4, "--auto-step", help="Step of --temperatures auto in 1/T (1/K)."
-        ),
-        auto_max_temperatures: int = typer.Option(
-            6, "--auto-max-temperatures", help="Stop --temperatures auto after this many Ts."
-        ),
-        fit_start_ps: float = typer.Option(
-            2.0,
-            "--fit-start-ps",
-            help="With --target-precision: start of the MSD fit (ps); the fit then takes every "
-            "interval up to the whole run, so the error falls with the run length.",
-        ),
-        breakdown_lindemann: float = typer.Option(
-            0.3,
-            "--breakdown-lindemann",
-            help="Framework RMSD / spacing (V/N)^(1/3) of its least mobile element that "
-            "counts as melting.",
-        ),
-        device: str = typer.Option(
-            "auto", "--device", help="auto (CUDA if torch sees a GPU) | cpu | cuda."
-        ),
-        parallel: int = typer.Option(
-            None,
-            "--parallel",
-            help="Temperatures run side by side here, torch threads split between them "
-            "(default: one per core, see benchmarks/results/diffusion.md).",
-        ),
-        resume: bool = typer.Option(
-            True,
-            "--resume/--no-resume",
-            help="Checkpoint the MD in the data dir; a rerun continues a killed study.",
-        ),
-        output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
-        data_dir: Path = DATA_DIR_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> int | None:
-        """MD at a temperature ladder → D(T) → Arrhenius Ea, σ(300 K), attempt frequency.
+    maker.validate()  # bad settings fail before the structure is read
+    bulk = load_structure_arg(rest[0])
+    system = Path(rest[0]).stem if Path(rest[0]).is_file() else rest[0]
+    flow = maker.make(bulk, species, system=system)
+    doc = _run_study(ctx, flow, settings)
+    if doc is None:  # submitted
+        return None
+    if doc.get("status") == "failed":  # one line; the summary itself is stored
+        reason = " ".join(str(doc.get("failure_reason")).split())
+        sys.stderr.write(f"ssbflow: error: diffusion study failed: {reason}\n")
+    out_dir = output or Path(f"diffusion-{doc['formula']}-{species}")
+    plots = _write_outputs(doc, out_dir, f"{doc['formula']} ({species})")
+    if as_json:
+        emit_json(_json_view(doc, plots))
+    else:
+        _print_table(doc, f"{species} diffusion in {doc['formula']} ({doc['calculator']})")
+        Console().print(f"results and plots in {out_dir}")
+    return 1 if doc.get("status") == "failed" else 0
 
-        Put --temperatures last or quote its value; unquoted numbers after it are taken
-        as temperatures.
-        """
-        from ssbflow.workflows.calc import CalcRelaxMaker
-        from ssbflow.workflows.diffusion import DiffusionMaker
 
-        numbers, rest = _split_numbers([structure, *ctx.args])
-        if len(rest) != 1:
-            raise InputError(
-                f"give exactly one STRUCTURE, got {rest or 'none'}; "
-                "write e.g. ssbflow diffusion Li3PS4 --species Li --temperatures 600 800"
-            )
-        auto = (temperatures or "").strip().lower() == "auto"
-        if auto and numbers:
-            raise InputError(
-                f"--temperatures auto takes no temperatures, got {' '.join(numbers)}; give "
-                "either auto or a list"
-            )
-        temps = [] if auto else parse_temperatures(temperatures, numbers)
-        if auto and target_precision is None:
-            raise InputError(
-                "--temperatures auto needs --target-precision (e.g. 0.1): the ladder steps down "
-                "while D* can be measured to it"
-            )
-        require_positive(max_duration_ps, "--max-duration-ps")
-        require_positive(chunk_ps, "--chunk-ps")
-        if parallel is not None and parallel < 1:
-            raise InputError(f"--parallel must be >= 1, got {parallel}")
-        require_positive(timestep_fs, "--timestep-fs", maximum=5)
-        require_positive(duration_ps, "--duration-ps")
-        require_positive(sample_interval_fs, "--sample-interval-fs")
-        require_positive(supercell_min_length, "--supercell-min-length", maximum=100)
-        settings = load_settings(data_dir)
-        maker = DiffusionMaker(
-            calculator_name=calculator or settings.default_calculator,
-            calculator_kwargs=parse_calculator_kwargs(calculator_kwargs),
-            temperatures_K=tuple(temps),
-            duration_ps=duration_ps,
-            equilibration_ps=equilibration_ps,
-            time_step_fs=timestep_fs,
-            sample_interval_fs=sample_interval_fs,
-            supercell_min_length_A=supercell_min_length,
-            thermostat=thermostat,
-            relax_maker=CalcRelaxMaker() if relax else None,
-            seed=seed,
-            min_msd_increase_A2=min_msd,
-            ion_charge=ion_charge,
-            haven_ratio=haven_ratio,
-            jump_distance_A=jump_distance,
-            target_precision=target_precision,
-            max_duration_ps=max_duration_ps,
-            chunk_ps=chunk_ps,
-            max_total_ps=max_total_ps,
-            auto_temperatures=auto,
-            auto_start_K=auto_start,
-            auto_min_K=auto_min,
-            auto_step_inv_K=auto_step,
-            auto_max_temperatures=auto_max_temperatures,
-            breakdown_lindemann=breakdown_lindemann,
-            fit_start_ps=fit_start_ps,
-            device=device,
-            concurrent_temperatures=_local_parallelism(ctx, parallel, len(temps)),
-            checkpoint_dir=str((settings.data_dir / "md-checkpoints").resolve())
-            if resume
-            else None,
-        )
-        maker.validate()  # bad settings fail before the structure is read
-        bulk = load_structure_arg(rest[0])
-        system = Path(rest[0]).stem if Path(rest[0]).is_file() else rest[0]
-        flow = maker.make(bulk, species, system=system)
-        from ssbflow.execution.runner import FlowFailedError
+def diffusion_analyze(
+    trajectories: list[str] = typer.Argument(
+        ..., help="Trajectory files (extxyz, .traj, XDATCAR), one per temperature."
+    ),
+    species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
+    temperatures: str = typer.Option(..., "--temperatures", help=TEMPERATURES_HELP),
+    timestep_fs: float = typer.Option(
+        None, "--timestep-fs", help="Time between frames (fs) when files carry no time_fs."
+    ),
+    haven_ratio: float = HAVEN_RATIO_OPTION,
+    ion_charge: int = ION_CHARGE_OPTION,
+    jump_distance: float = JUMP_DISTANCE_OPTION,
+    min_msd: float = MIN_MSD_OPTION,
+    fit_start_fraction: float = typer.Option(
+        0.1, "--fit-start", help="Start of the fit window (fraction of the trajectory)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="MCMC seed."),
+    output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
+    as_json: bool = JSON_OPTION,
+) -> int:
+    """D, Ea, σ(300 K) and ν0 from existing trajectories (nothing is stored).
 
-        try:
-            responses = run_or_submit(ctx, flow, settings)
-        except FlowFailedError as exc:
-            # an MD job raised: the analysis still stored a failed summary (issue 10)
-            doc = _stored_summary(settings, flow)
-            if doc is None:
-                raise exc from None
-            doc["failure_reason"] = f"{doc.get('failure_reason')} ({exc})"
-        else:
-            if responses is None:
-                return None
-            doc = _find_document(responses)
-        if doc.get("status") == "failed":  # one line; the summary itself is stored
-            reason = " ".join(str(doc.get("failure_reason")).split())
-            sys.stderr.write(f"ssbflow: error: diffusion study failed: {reason}\n")
-        out_dir = output or Path(f"diffusion-{doc['formula']}-{species}")
-        plots = _write_outputs(doc, out_dir, f"{doc['formula']} ({species})")
-        if as_json:
-            emit_json(_json_view(doc, plots))
-        else:
-            _print_table(doc, f"{species} diffusion in {doc['formula']} ({doc['calculator']})")
-            Console().print(f"results and plots in {out_dir}")
-        return 1 if doc.get("status") == "failed" else 0
+    Temperatures are matched to the files in order.
+    """
+    from ssbflow.workflows.diffusion import analyze_trajectory_files
 
-    @app.command("diffusion-analyze")
-    def diffusion_analyze(
-        trajectories: list[str] = typer.Argument(
-            ..., help="Trajectory files (extxyz, .traj, XDATCAR), one per temperature."
-        ),
-        species: str = typer.Option(..., "--species", help="Mobile species, e.g. Li."),
-        temperatures: str = typer.Option(..., "--temperatures", help=TEMPERATURES_HELP),
-        timestep_fs: float = typer.Option(
-            None, "--timestep-fs", help="Time between frames (fs) when files carry no time_fs."
-        ),
-        haven_ratio: float = HAVEN_RATIO_OPTION,
-        ion_charge: int = ION_CHARGE_OPTION,
-        jump_distance: float = JUMP_DISTANCE_OPTION,
-        min_msd: float = MIN_MSD_OPTION,
-        fit_start_fraction: float = typer.Option(
-            0.1, "--fit-start", help="Start of the fit window (fraction of the trajectory)."
-        ),
-        seed: int = typer.Option(0, "--seed", help="MCMC seed."),
-        output: Path = typer.Option(None, "--output", help="Folder for results and plots."),
-        as_json: bool = JSON_OPTION,
-    ) -> int:
-        """D, Ea, σ(300 K) and ν0 from existing trajectories (nothing is stored).
+    numbers, files = _split_numbers(list(trajectories))
+    temps = parse_temperatures(temperatures, numbers)
+    if timestep_fs is not None:
+        require_positive(timestep_fs, "--timestep-fs")
+    doc = analyze_trajectory_files(
+        files,
+        temps,
+        species,
+        timestep_fs=timestep_fs,
+        fit_start_fraction=fit_start_fraction,
+        min_msd_increase_A2=min_msd,
+        seed=seed,
+        jump_distance_A=jump_distance,
+        ion_charge=ion_charge,
+        haven_ratio=haven_ratio,
+    )
+    formula = doc["formula"]
+    out_dir = output or Path(f"diffusion-{formula}-{species}")
+    plots = _write_outputs(doc, out_dir, f"{formula} ({species})")
+    if as_json:
+        emit_json(_json_view(doc, plots))
+    else:
+        _print_table(doc, f"{species} diffusion in {formula} (from trajectories)")
+        Console().print(f"results and plots in {out_dir}")
+    return 0
 
-        Temperatures are matched to the files in order.
-        """
-        from ssbflow.analysis.diffusion import (
-            collective_diffusivity,
-            nearest_neighbour_distance_A,
-            tracer_diffusivity,
-        )
-        from ssbflow.workflows.diffusion import summarize_diffusion
 
-        numbers, files = _split_numbers(list(trajectories))
-        temps = parse_temperatures(temperatures, numbers)
-        if timestep_fs is not None:
-            require_positive(timestep_fs, "--timestep-fs")
-        if not files:
-            raise InputError("give at least two trajectory files, one per temperature")
-        if len(temps) != len(files):
-            raise InputError(
-                f"{len(files)} trajectories but {len(temps)} temperatures; give one "
-                "temperature per file, in the same order"
-            )
-        if len(files) < 2:
-            raise InputError(
-                "an Arrhenius fit needs trajectories at two or more temperatures; got one"
-            )
-        if len(set(temps)) != len(temps):
-            raise InputError(f"temperatures must be distinct, got {temps}")
-        loaded = [read_trajectory(Path(f), timestep_fs) for f in files]
-        from ssbflow.validation import check_same_system
+def _run_study(ctx: typer.Context, flow: Any, settings: Any) -> dict[str, Any] | None:
+    """Run (or submit) a diffusion flow; its stored summary, ``None`` when submitted.
 
-        check_same_system(
-            [(str(f), arrays["symbols"]) for f, (arrays, _) in zip(files, loaded, strict=True)]
-        )
-        results, collective, skipped = [], [], []
-        for (arrays, interval_ps), temp in zip(loaded, temps, strict=True):
-            args = (arrays["positions_A"], arrays["cells_A"], arrays["symbols"], species)
-            options = {
-                "frame_interval_ps": interval_ps,
-                "temperature_K": temp,
-                "fit_start_fraction": fit_start_fraction,
-                "seed": seed,
-            }
-            results.append(tracer_diffusivity(*args, min_msd_increase_A2=min_msd, **options))
-            try:
-                collective.append(collective_diffusivity(*args, **options))
-            except InputError as exc:
-                skipped.append(f"collective diffusivity not computed at {temp:g} K: {exc}")
-        first = loaded[0][0]
-        jump = jump_distance
-        if jump is None:
-            jump = nearest_neighbour_distance_A(
-                first["positions_A"][0],
-                first["cells_A"][0],
-                [i for i, s in enumerate(first["symbols"]) if s == species],
-            )
-        require_positive(jump, "--jump-distance")
-        doc = summarize_diffusion(
-            results,
-            jump_distance_A=float(jump),
-            ion_charge=ion_charge,
-            haven_ratio=haven_ratio,
-            collective=collective,
-        )
-        doc["warnings"] = [*doc.get("warnings", []), *skipped]
-        from pymatgen.core import Composition
+    When an MD job raised, the analysis still stored a failed summary (issue 10): its
+    failure reason then names the job's error too. No summary at all re-raises the
+    failure.
+    """
+    from ssbflow.workflows.diffusion import summary_uuid_of
 
-        formula = Composition("".join(first["symbols"])).reduced_formula
-        doc.update(species=species, formula=formula, status="successful")
-        out_dir = output or Path(f"diffusion-{formula}-{species}")
-        plots = _write_outputs(doc, out_dir, f"{formula} ({species})")
-        if as_json:
-            emit_json(_json_view(doc, plots))
-        else:
-            _print_table(doc, f"{species} diffusion in {formula} (from trajectories)")
-            Console().print(f"results and plots in {out_dir}")
-        return 0
+    outcome = run_command_flow(ctx, flow, settings, summary_uuids=[summary_uuid_of(flow)])
+    if outcome is None:
+        return None
+    doc = outcome.document
+    if doc is None:
+        if outcome.failure is not None:
+            raise outcome.failure from None
+        raise RuntimeError("the diffusion flow finished without a DiffusionDocument")
+    if outcome.failure is not None:
+        doc["failure_reason"] = f"{doc.get('failure_reason')} ({outcome.failure})"
+    return doc
 
 
 def _local_parallelism(ctx: typer.Context, requested: int | None, n_temperatures: int) -> int:
@@ -622,42 +525,9 @@ def _local_parallelism(ctx: typer.Context, requested: int | None, n_temperatures
     return max(1, min(usable_cores(), n_temperatures))
 
 
-def _stored_summary(settings: Any, flow: Any) -> dict[str, Any] | None:
-    """The diffusion summary a failed run stored: the flow's output (explicit ladder), or
-    else the newest diffusion document of a job hosted by the flow (the automatic ladder
-    adds its analysis at run time). ``None`` when there is none."""
-    from ssbflow.commands._common import load_output
-
-    try:
-        doc = load_output(settings, flow.output.uuid)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict) and doc.get("result_type") == "diffusion":
-        return doc
-    from ssbflow.execution.store import get_jobstore
-
-    store = get_jobstore(settings)
-    store.connect()
-    try:
-        found = store.query_one(
-            {"hosts": flow.uuid, "output.result_type": "diffusion"},
-            properties=["uuid"],
-            sort={"completed_at": -1},
-        )
-    finally:
-        store.close()
-    return load_output(settings, found["uuid"]) if found else None
-
-
-def _find_document(responses: dict) -> dict[str, Any]:
-    """The DiffusionDocument among a local run's responses, as a dict."""
-    from ssbflow.workflows.diffusion import DiffusionDocument
-
-    for by_index in responses.values():
-        for response in by_index.values():
-            output = getattr(response, "output", None)
-            if isinstance(output, DiffusionDocument):
-                from monty.json import jsanitize
-
-                return jsanitize(output, strict=True, enum_values=True)
-    raise RuntimeError("the diffusion flow finished without a DiffusionDocument")
+def register(app: typer.Typer) -> None:
+    """Add ``diffusion`` and ``diffusion-analyze``."""
+    app.command(
+        "diffusion", context_settings={"allow_extra_args": True, "ignore_unknown_options": False}
+    )(diffusion)
+    app.command("diffusion-analyze")(diffusion_analyze)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from ssbflow.commands._common import (
     JSON_OPTION,
     RunMode,
     emit_json,
+    fmt,
     load_settings,
     write_structures,
 )
@@ -48,19 +49,6 @@ LOST_AFTER_OPTION = typer.Option(
 #: Values shown per result in the table (all of them are in --json and --csv).
 MAX_TABLE_VALUES = 5
 
-#: Fields of a result document that are not listed as values.
-_BASE_FIELDS = {
-    "result_type",
-    "status",
-    "failure_reason",
-    "system",
-    "formula",
-    "calculator",
-    "provenance",
-    "structures",
-    "warnings",
-}
-
 stdout_console = Console()
 stderr_console = Console(stderr=True)
 
@@ -78,10 +66,257 @@ def _submit_help(available: list[str]) -> str:
     )
 
 
+def submit(
+    ctx: typer.Context,
+    workflow: str = typer.Argument(None, help="adhesion | diffusion | phonons | stability"),
+    launchpad: Path = LAUNCHPAD_OPTION,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be added."),
+) -> None:
+    """Submit a study to FireWorks (same arguments as the run command); print its id."""
+    root_ctx = ctx.find_root()
+    root = root_ctx.command
+    available = [
+        name
+        for name in SUBMITTABLE
+        if root.get_command(root_ctx, name) is not None  # type: ignore[attr-defined]
+    ]
+    if workflow in ("--help", "-h"):
+        typer.echo(_submit_help(available))
+        return
+    if workflow is None or workflow.startswith("-"):
+        raise InputError(
+            "give a workflow to submit: ssbflow submit "
+            "adhesion|diffusion|phonons|stability ARGS... "
+            "[--launchpad FILE] [--dry-run] (see 'ssbflow submit --help')",
+            field="workflow",
+        )
+    if workflow not in SUBMITTABLE:
+        raise InputError(
+            f"cannot submit '{workflow}'; submit one of {', '.join(SUBMITTABLE)}, "
+            "e.g. ssbflow submit adhesion Li Li3PS4"
+        )
+    command = root.get_command(root_ctx, workflow)  # type: ignore[attr-defined]
+    if command is None:
+        raise InputError(
+            f"the '{workflow}' command is not installed in this ssbflow; "
+            f"available: {', '.join(available) or 'none'}"
+        )
+    mode = RunMode(
+        submit=True, launchpad_file=launchpad, dry_run=dry_run, as_json="--json" in ctx.args
+    )
+    sub_ctx = command.make_context(workflow, list(ctx.args), parent=ctx, obj=mode)
+    with sub_ctx:
+        command.invoke(sub_ctx)
+
+
+def worker(
+    launchpad: Path = LAUNCHPAD_OPTION,
+    max_jobs: int = typer.Option(
+        None, "--max-jobs", help="Stop after this many jobs (default: until none is left)."
+    ),
+    work_dir: Path = typer.Option(
+        None, "--work-dir", help="Folder for job folders (default: DATA_DIR/runs/fireworks)."
+    ),
+    fworker_file: Path = typer.Option(
+        None, "--fworker", help="FireWorks worker YAML (see my_fworker.yaml)."
+    ),
+    data_dir: Path = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run ready jobs from the LaunchPad on this machine (rapid-fire) until none is left."""
+    from ssbflow.execution.fw import run_worker
+
+    settings = load_settings(data_dir)
+    counts = run_worker(
+        settings,
+        launchpad_file=launchpad,
+        max_jobs=max_jobs,
+        work_dir=work_dir,
+        fworker_file=fworker_file,
+    )
+    if as_json:
+        emit_json({"launches": {state.lower(): n for state, n in sorted(counts.items())}})
+    if counts.get("FIZZLED"):
+        raise typer.Exit(1)
+
+
+def status(
+    as_json: bool = JSON_OPTION,
+    launchpad: Path = LAUNCHPAD_OPTION,
+    lost_after: float = LOST_AFTER_OPTION,
+    data_dir: Path = DATA_DIR_OPTION,
+) -> None:
+    """Show the workflows on the LaunchPad, their jobs' states and any job's error."""
+    from ssbflow.execution.fw import open_launchpad, workflow_status
+
+    settings = load_settings(data_dir)
+    opened = open_launchpad(settings, launchpad)
+    workflows = workflow_status(opened, lost_after_s=lost_after)
+    if as_json:
+        emit_json(
+            {
+                "launchpad": opened.description,
+                "workflows": [
+                    {
+                        "id": w.id,
+                        "name": w.name,
+                        "state": w.state,
+                        "created_on": w.created_on,
+                        "jobs": [_job_json(j) for j in w.jobs],
+                    }
+                    for w in workflows
+                ],
+            }
+        )
+        return
+    stderr_console.print(f"[dim]{opened.description}[/dim]")
+    if not workflows:
+        stderr_console.print("no workflows; add one with 'ssbflow submit'")
+        return
+    table = Table(title="ssbflow workflows")
+    for col in ("workflow", "job", "name", "state", "uuid", "error"):
+        table.add_column(col, overflow="fold")
+    for w in workflows:
+        table.add_row(f"{w.id} {w.name}", "", "", w.state, "", "")
+        for j in w.jobs:
+            table.add_row(
+                "",
+                str(j.fw_id),
+                j.name,
+                _job_state(j),
+                (j.uuid or "")[:8],
+                j.error
+                or ("worker gone; 'ssbflow rerun' it" if j.lost else "")
+                or (_md_progress(j) or ""),
+            )
+    stdout_console.print(table)
+
+
+def rerun_command(
+    ident: int = typer.Argument(..., help="Workflow id (or job id) from 'ssbflow status'."),
+    launchpad: Path = LAUNCHPAD_OPTION,
+    lost_after: float = LOST_AFTER_OPTION,
+    data_dir: Path = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rerun the failed and lost jobs of a workflow (or one job); then run a worker."""
+    from ssbflow.execution.fw import open_launchpad, rerun
+
+    settings = load_settings(data_dir)
+    opened = open_launchpad(settings, launchpad)
+    ids = rerun(opened, ident, lost_after_s=lost_after)
+    if as_json:
+        emit_json({"reset_job_ids": ids})
+    else:
+        typer.echo(" ".join(str(i) for i in ids))
+    stderr_console.print(
+        f"reset {len(ids)} job(s) to run again; start 'ssbflow worker' to run them"
+    )
+
+
+def results(
+    ctx: typer.Context,
+    prop: str = typer.Option(
+        None, "--property", help="Result type, e.g. adhesion, phonons, diffusion."
+    ),
+    system: str = typer.Option(None, "--system", help="System, e.g. Li/Li3PS4."),
+    formula: str = typer.Option(None, "--formula", help="Reduced formula, e.g. Li3PS4."),
+    calculator: str = typer.Option(None, "--calculator", help="Calculator, e.g. chgnet."),
+    as_json: bool = JSON_OPTION,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout."),
+    data_dir: Path = DATA_DIR_OPTION,
+) -> None:
+    """List every stored summary; 'ssbflow results show UUID' prints one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_json and as_csv:
+        raise InputError("--json and --csv exclude each other; choose one")
+    from ssbflow.execution.results import query_results
+
+    settings = load_settings(data_dir)
+    rows = query_results(
+        settings, result_type=prop, system=system, formula=formula, calculator=calculator
+    )
+    if as_json:
+        emit_json({"results": rows})
+        return
+    if as_csv:
+        _write_csv(rows)
+        return
+    if not rows:
+        stderr_console.print("no stored results match")
+        return
+    table = Table(title=f"ssbflow results ({len(rows)})")
+    for col in ("uuid", "type", "system", "formula", "calculator"):
+        table.add_column(col, overflow="fold")
+    table.add_column("values (or failure)", overflow="fold", ratio=1)
+    for row in rows:
+        values = row["values"]
+        if row["status"] == "successful":
+            lines = [f"{k} = {_cell(v)}" for k, v in list(values.items())[:MAX_TABLE_VALUES]]
+            if len(values) > MAX_TABLE_VALUES:
+                lines.append(f"... {len(values) - MAX_TABLE_VALUES} more (--json)")
+            shown = "\n".join(lines)
+        else:
+            shown = f"failed: {row['failure_reason']}"
+        table.add_row(
+            row["uuid"][:8],
+            row["result_type"],
+            row["system"],
+            row["formula"],
+            row["calculator"],
+            shown,
+        )
+    stdout_console.print(table)
+
+
+def show(
+    uuid: str = typer.Argument(..., help="Result uuid (a unique prefix is enough)."),
+    output: Path = typer.Option(
+        None, "--output", help="Folder for the structures (default: ./<uuid>)."
+    ),
+    as_json: bool = JSON_OPTION,
+    data_dir: Path = DATA_DIR_OPTION,
+) -> None:
+    """Print one stored summary and write its structures (CIF and POSCAR)."""
+    from ssbflow.execution.results import get_result
+
+    settings = load_settings(data_dir)
+    doc = get_result(settings, uuid)
+    out = doc["output"]
+    structures = out.get("structures") or {}
+    folder = output or Path(doc["uuid"])
+    written = write_structures(structures, folder) if structures else []
+    summary = {k: v for k, v in out.items() if k != "structures"}
+    if as_json:
+        emit_json(
+            {
+                "uuid": doc["uuid"],
+                "index": doc.get("index"),
+                "completed_at": doc.get("completed_at"),
+                "output": summary,
+                "structure_files": [str(p) for p in written],
+            }
+        )
+        return
+    table = Table(title=f"result {doc['uuid']}", show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    table.add_row("completed_at", str(doc.get("completed_at")))
+    for key, value in summary.items():
+        if key == "provenance" and isinstance(value, dict):
+            for pkey in ("calculator", "level_of_theory", "model", "ssbflow_version"):
+                table.add_row(f"provenance.{pkey}", str(value.get(pkey)))
+            continue
+        table.add_row(key, _cell(value))
+    stdout_console.print(table)
+    if written:
+        stderr_console.print(f"wrote {len(written)} structure files to {folder}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``submit``, ``worker``, ``status``, ``rerun`` and ``results``."""
-
-    @app.command(
+    app.command(
         "submit",
         context_settings={
             "allow_extra_args": True,
@@ -89,255 +324,16 @@ def register(app: typer.Typer) -> None:
             "help_option_names": [],
         },
         add_help_option=False,
-    )
-    def submit(
-        ctx: typer.Context,
-        workflow: str = typer.Argument(None, help="adhesion | diffusion | phonons | stability"),
-        launchpad: Path = LAUNCHPAD_OPTION,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be added."),
-    ) -> None:
-        """Submit a study to FireWorks (same arguments as the run command); print its id."""
-        root_ctx = ctx.find_root()
-        root = root_ctx.command
-        available = [
-            name
-            for name in SUBMITTABLE
-            if root.get_command(root_ctx, name) is not None  # type: ignore[attr-defined]
-        ]
-        if workflow in ("--help", "-h"):
-            typer.echo(_submit_help(available))
-            return
-        if workflow is None or workflow.startswith("-"):
-            raise InputError(
-                "give a workflow to submit: ssbflow submit "
-                "adhesion|diffusion|phonons|stability ARGS... "
-                "[--launchpad FILE] [--dry-run] (see 'ssbflow submit --help')",
-                field="workflow",
-            )
-        if workflow not in SUBMITTABLE:
-            raise InputError(
-                f"cannot submit '{workflow}'; submit one of {', '.join(SUBMITTABLE)}, "
-                "e.g. ssbflow submit adhesion Li Li3PS4"
-            )
-        command = root.get_command(root_ctx, workflow)  # type: ignore[attr-defined]
-        if command is None:
-            raise InputError(
-                f"the '{workflow}' command is not installed in this ssbflow; "
-                f"available: {', '.join(available) or 'none'}"
-            )
-        mode = RunMode(
-            submit=True, launchpad_file=launchpad, dry_run=dry_run, as_json="--json" in ctx.args
-        )
-        sub_ctx = command.make_context(workflow, list(ctx.args), parent=ctx, obj=mode)
-        with sub_ctx:
-            command.invoke(sub_ctx)
-
-    @app.command("worker")
-    def worker(
-        launchpad: Path = LAUNCHPAD_OPTION,
-        max_jobs: int = typer.Option(
-            None, "--max-jobs", help="Stop after this many jobs (default: until none is left)."
-        ),
-        work_dir: Path = typer.Option(
-            None, "--work-dir", help="Folder for job folders (default: DATA_DIR/runs/fireworks)."
-        ),
-        fworker_file: Path = typer.Option(
-            None, "--fworker", help="FireWorks worker YAML (see my_fworker.yaml)."
-        ),
-        data_dir: Path = DATA_DIR_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """Run ready jobs from the LaunchPad on this machine (rapid-fire) until none is left."""
-        from ssbflow.execution.fw import run_worker
-
-        settings = load_settings(data_dir)
-        counts = run_worker(
-            settings,
-            launchpad_file=launchpad,
-            max_jobs=max_jobs,
-            work_dir=work_dir,
-            fworker_file=fworker_file,
-        )
-        if as_json:
-            emit_json({"launches": {state.lower(): n for state, n in sorted(counts.items())}})
-        if counts.get("FIZZLED"):
-            raise typer.Exit(1)
-
-    @app.command("status")
-    def status(
-        as_json: bool = JSON_OPTION,
-        launchpad: Path = LAUNCHPAD_OPTION,
-        lost_after: float = LOST_AFTER_OPTION,
-        data_dir: Path = DATA_DIR_OPTION,
-    ) -> None:
-        """Show the workflows on the LaunchPad, their jobs' states and any job's error."""
-        from ssbflow.execution.fw import open_launchpad, workflow_status
-
-        settings = load_settings(data_dir)
-        opened = open_launchpad(settings, launchpad)
-        workflows = workflow_status(opened, lost_after_s=lost_after)
-        if as_json:
-            emit_json(
-                {
-                    "launchpad": opened.description,
-                    "workflows": [
-                        {
-                            "id": w.id,
-                            "name": w.name,
-                            "state": w.state,
-                            "created_on": w.created_on,
-                            "jobs": [_job_json(j) for j in w.jobs],
-                        }
-                        for w in workflows
-                    ],
-                }
-            )
-            return
-        stderr_console.print(f"[dim]{opened.description}[/dim]")
-        if not workflows:
-            stderr_console.print("no workflows; add one with 'ssbflow submit'")
-            return
-        table = Table(title="ssbflow workflows")
-        for col in ("workflow", "job", "name", "state", "uuid", "error"):
-            table.add_column(col, overflow="fold")
-        for w in workflows:
-            table.add_row(f"{w.id} {w.name}", "", "", w.state, "", "")
-            for j in w.jobs:
-                table.add_row(
-                    "",
-                    str(j.fw_id),
-                    j.name,
-                    _job_state(j),
-                    (j.uuid or "")[:8],
-                    j.error
-                    or ("worker gone; 'ssbflow rerun' it" if j.lost else "")
-                    or (_md_progress(j) or ""),
-                )
-        stdout_console.print(table)
-
-    @app.command("rerun")
-    def rerun_command(
-        ident: int = typer.Argument(..., help="Workflow id (or job id) from 'ssbflow status'."),
-        launchpad: Path = LAUNCHPAD_OPTION,
-        lost_after: float = LOST_AFTER_OPTION,
-        data_dir: Path = DATA_DIR_OPTION,
-        as_json: bool = JSON_OPTION,
-    ) -> None:
-        """Rerun the failed and lost jobs of a workflow (or one job); then run a worker."""
-        from ssbflow.execution.fw import open_launchpad, rerun
-
-        settings = load_settings(data_dir)
-        opened = open_launchpad(settings, launchpad)
-        ids = rerun(opened, ident, lost_after_s=lost_after)
-        if as_json:
-            emit_json({"reset_job_ids": ids})
-        else:
-            typer.echo(" ".join(str(i) for i in ids))
-        stderr_console.print(
-            f"reset {len(ids)} job(s) to run again; start 'ssbflow worker' to run them"
-        )
-
+    )(submit)
+    app.command("worker")(worker)
+    app.command("status")(status)
+    app.command("rerun")(rerun_command)
     results_app = typer.Typer(
         help="List stored result summaries (local runs and FireWorks workers alike).",
         no_args_is_help=False,
     )
-
-    @results_app.callback(invoke_without_command=True)
-    def results(
-        ctx: typer.Context,
-        prop: str = typer.Option(
-            None, "--property", help="Result type, e.g. adhesion, phonons, diffusion."
-        ),
-        system: str = typer.Option(None, "--system", help="System, e.g. Li/Li3PS4."),
-        formula: str = typer.Option(None, "--formula", help="Reduced formula, e.g. Li3PS4."),
-        calculator: str = typer.Option(None, "--calculator", help="Calculator, e.g. chgnet."),
-        as_json: bool = JSON_OPTION,
-        as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout."),
-        data_dir: Path = DATA_DIR_OPTION,
-    ) -> None:
-        """List every stored summary; 'ssbflow results show UUID' prints one."""
-        if ctx.invoked_subcommand is not None:
-            return
-        if as_json and as_csv:
-            raise InputError("--json and --csv exclude each other; choose one")
-        settings = load_settings(data_dir)
-        rows = query_results(
-            settings, result_type=prop, system=system, formula=formula, calculator=calculator
-        )
-        if as_json:
-            emit_json({"results": rows})
-            return
-        if as_csv:
-            _write_csv(rows)
-            return
-        if not rows:
-            stderr_console.print("no stored results match")
-            return
-        table = Table(title=f"ssbflow results ({len(rows)})")
-        for col in ("uuid", "type", "system", "formula", "calculator"):
-            table.add_column(col, overflow="fold")
-        table.add_column("values (or failure)", overflow="fold", ratio=1)
-        for row in rows:
-            values = row["values"]
-            if row["status"] == "successful":
-                lines = [f"{k} = {_fmt(v)}" for k, v in list(values.items())[:MAX_TABLE_VALUES]]
-                if len(values) > MAX_TABLE_VALUES:
-                    lines.append(f"... {len(values) - MAX_TABLE_VALUES} more (--json)")
-                shown = "\n".join(lines)
-            else:
-                shown = f"failed: {row['failure_reason']}"
-            table.add_row(
-                row["uuid"][:8],
-                row["result_type"],
-                row["system"],
-                row["formula"],
-                row["calculator"],
-                shown,
-            )
-        stdout_console.print(table)
-
-    @results_app.command("show")
-    def show(
-        uuid: str = typer.Argument(..., help="Result uuid (a unique prefix is enough)."),
-        output: Path = typer.Option(
-            None, "--output", help="Folder for the structures (default: ./<uuid>)."
-        ),
-        as_json: bool = JSON_OPTION,
-        data_dir: Path = DATA_DIR_OPTION,
-    ) -> None:
-        """Print one stored summary and write its structures (CIF and POSCAR)."""
-        settings = load_settings(data_dir)
-        doc = get_result(settings, uuid)
-        out = doc["output"]
-        structures = out.get("structures") or {}
-        folder = output or Path(doc["uuid"])
-        written = write_structures(structures, folder) if structures else []
-        summary = {k: v for k, v in out.items() if k != "structures"}
-        if as_json:
-            emit_json(
-                {
-                    "uuid": doc["uuid"],
-                    "index": doc.get("index"),
-                    "completed_at": doc.get("completed_at"),
-                    "output": summary,
-                    "structure_files": [str(p) for p in written],
-                }
-            )
-            return
-        table = Table(title=f"result {doc['uuid']}", show_header=False)
-        table.add_column("field")
-        table.add_column("value", overflow="fold")
-        table.add_row("completed_at", str(doc.get("completed_at")))
-        for key, value in summary.items():
-            if key == "provenance" and isinstance(value, dict):
-                for pkey in ("calculator", "level_of_theory", "model", "ssbflow_version"):
-                    table.add_row(f"provenance.{pkey}", str(value.get(pkey)))
-                continue
-            table.add_row(key, _fmt(value) if isinstance(value, float) else str(value))
-        stdout_console.print(table)
-        if written:
-            stderr_console.print(f"wrote {len(written)} structure files to {folder}")
-
+    results_app.callback(invoke_without_command=True)(results)
+    results_app.command("show")(show)
     app.add_typer(results_app, name="results")
 
 
@@ -388,39 +384,9 @@ def _md_progress(job: Any) -> str | None:
     return "; ".join(parts) or None
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _numeric_values(output: dict[str, Any]) -> dict[str, float | int]:
-    """Top-level numbers of a result document (names carry their units, e.g. _J_per_m2)."""
-    return {
-        k: v
-        for k, v in output.items()
-        if k not in _BASE_FIELDS and isinstance(v, int | float) and not isinstance(v, bool)
-    }
-
-
-def _row(doc: dict[str, Any]) -> dict[str, Any]:
-    out = doc.get("output") or {}
-    completed = doc.get("completed_at")
-    return {
-        "uuid": doc["uuid"],
-        "index": doc.get("index"),
-        "name": doc.get("name"),
-        "completed_at": completed.isoformat() if isinstance(completed, datetime) else completed,
-        "result_type": out.get("result_type"),
-        "status": out.get("status", "successful"),
-        "failure_reason": out.get("failure_reason"),
-        "system": out.get("system"),
-        "formula": out.get("formula"),
-        "calculator": out.get("calculator"),
-        "warnings": out.get("warnings") or [],
-        "structure_names": sorted((out.get("structures") or {}).keys()),
-        "values": _numeric_values(out),
-    }
+def _cell(value: Any) -> str:
+    """A value for a table cell: floats to 6 significant digits, anything else as text."""
+    return fmt(value, ".6g") if isinstance(value, float) else str(value)
 
 
 def query_results(
@@ -430,72 +396,30 @@ def query_results(
     formula: str | None = None,
     calculator: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every stored summary (latest index per uuid) matching the filters, oldest first."""
-    from ssbflow.calculators import normalize_name
-    from ssbflow.execution.fw import database_errors
-    from ssbflow.execution.store import describe_store, get_jobstore
+    """Deprecated: use `ssbflow.execution.results.query_results`."""
+    from ssbflow.execution import results as library
 
-    criteria: dict[str, Any] = {"output.result_type": {"$exists": True}}
-    if result_type:
-        criteria["output.result_type"] = result_type
-    if system:
-        criteria["output.system"] = system
-    if formula:
-        criteria["output.formula"] = _reduced_formula(formula)
-    if calculator:
-        criteria["output.calculator"] = normalize_name(calculator)
-    store = get_jobstore(settings)
-    latest: dict[str, dict[str, Any]] = {}
-    with database_errors(f"results store ({describe_store(settings)})"):
-        store.connect()
-        try:
-            for doc in store.query(criteria=criteria, load=False):
-                if not isinstance(doc.get("output"), dict):
-                    continue
-                previous = latest.get(doc["uuid"])
-                if previous is None or doc.get("index", 1) > previous.get("index", 1):
-                    latest[doc["uuid"]] = doc
-        finally:
-            store.close()
-    rows = [_row(doc) for doc in latest.values()]
-    rows.sort(key=lambda r: (str(r["completed_at"]), r["uuid"]))
-    return rows
+    warnings.warn(
+        "ssbflow.commands.fw.query_results is deprecated; use "
+        "ssbflow.execution.results.query_results",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return library.query_results(
+        settings, result_type=result_type, system=system, formula=formula, calculator=calculator
+    )
 
 
 def get_result(settings: Any, uuid: str) -> dict[str, Any]:
-    """The latest stored summary whose uuid starts with ``uuid`` (InputError if not unique)."""
-    from ssbflow.execution.fw import database_errors
-    from ssbflow.execution.store import describe_store, get_jobstore
+    """Deprecated: use `ssbflow.execution.results.get_result`."""
+    from ssbflow.execution import results as library
 
-    prefix = uuid.strip().lower()
-    if len(prefix) < 4:
-        raise InputError(f"uuid '{uuid}' is too short; give at least 4 characters")
-    matches = [
-        r["uuid"] for r in query_results(settings) if str(r["uuid"]).lower().startswith(prefix)
-    ]
-    if not matches:
-        raise InputError(f"no stored result with uuid '{uuid}'; list them with 'ssbflow results'")
-    if len(set(matches)) > 1:
-        raise InputError(f"uuid prefix '{uuid}' matches {len(matches)} results; give more of it")
-    store = get_jobstore(settings)
-    with database_errors(f"results store ({describe_store(settings)})"):
-        store.connect()
-        try:
-            doc = store.query_one({"uuid": matches[0]}, sort={"index": -1}, load=True)
-        finally:
-            store.close()
-    if doc is None:  # pragma: no cover - deleted between the two queries
-        raise InputError(f"result {matches[0]} disappeared from the store; retry")
-    return doc
-
-
-def _reduced_formula(formula: str) -> str:
-    from pymatgen.core import Composition
-
-    try:
-        return Composition(formula).reduced_formula
-    except (ValueError, KeyError) as exc:
-        raise InputError(f"--formula '{formula}' is not a chemical formula, e.g. Li3PS4") from exc
+    warnings.warn(
+        "ssbflow.commands.fw.get_result is deprecated; use ssbflow.execution.results.get_result",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return library.get_result(settings, uuid)
 
 
 def _write_csv(rows: list[dict[str, Any]]) -> None:

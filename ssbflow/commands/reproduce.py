@@ -13,9 +13,12 @@ from ssbflow.commands._common import (
     DATA_DIR_OPTION,
     JSON_OPTION,
     emit_json,
+    fmt,
     load_settings,
     parse_calculator_kwargs,
 )
+from ssbflow.console import stderr_console
+from ssbflow.errors import InputError
 
 
 def _list_rows(rows, as_json: bool) -> None:
@@ -72,124 +75,143 @@ def _list_rows(rows, as_json: bool) -> None:
     Console().print(table)
 
 
+def _check_max_atoms(max_atoms: int) -> None:
+    if max_atoms < 2:
+        raise InputError(f"--max-atoms must be at least 2, got {max_atoms}")
+
+
+def _load_rows(reference: Path | None, published_only: bool, only: list[str] | None) -> list:
+    """The selected rows of the given reference file, or of the shipped set."""
+    from ssbflow.reproduce.reference import (
+        load_default_reference,
+        load_reference_set,
+        select_rows,
+    )
+
+    if reference is not None:
+        rows = load_reference_set(reference)
+    else:
+        rows = load_default_reference(include_project=not published_only)
+    return select_rows(rows, only)
+
+
+def _reference_label(reference: Path | None, published_only: bool) -> str:
+    """The reference file(s) as the report names them."""
+    if reference:
+        return str(reference)
+    return "ssbflow/data/reference_set.csv" + (
+        "" if published_only else " + ssbflow/data/project_reference.csv"
+    )
+
+
+def _write_vasp_inputs(rows: list, out_dir: Path, max_atoms: int, as_json: bool) -> None:
+    from ssbflow.reproduce import write_vasp_inputs
+
+    _check_max_atoms(max_atoms)
+    written = write_vasp_inputs(rows, out_dir, max_atoms=max_atoms)
+    if as_json:
+        emit_json({"written": [str(p) for p in written]})
+    else:
+        Console().print(f"wrote {len(written) - 1} VASP input folders and {written[-1]}")
+
+
+def _print_progress(k: int, n: int, res) -> None:
+    """One line on stderr after each system."""
+    reason = f" — {res.reason}" if res.reason else ""
+    stderr_console.print(
+        f"[{k}/{n}] {res.label} ({res.kind}): {res.status}, {res.wall_time_s:.1f} s{reason}"
+    )
+
+
+def reproduce_command(
+    only: list[str] = typer.Option(
+        None, "--only", help="Reference row id to run (repeat for several); default: all."
+    ),
+    calculator: str = typer.Option(
+        None, "--calculator", help="Calculator name (default: settings.default_calculator)."
+    ),
+    calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
+    max_atoms: int = typer.Option(
+        200, "--max-atoms", help="Largest interface/slab to build; larger cells are reported."
+    ),
+    report: Path = typer.Option(
+        None, "--report", help="Write report.md and parity PNGs into this folder."
+    ),
+    as_json: bool = JSON_OPTION,
+    list_only: bool = typer.Option(
+        False, "--list", help="Print the reference set and exit (runs nothing)."
+    ),
+    reference: Path = typer.Option(
+        None,
+        "--reference",
+        help="Your own reference CSV (same columns as the shipped set); default: the "
+        "shipped published set plus the project's own values.",
+    ),
+    published_only: bool = typer.Option(
+        False,
+        "--published-only",
+        help="Leave out the project's own reference values (numbers ssbflow computed "
+        "earlier, e.g. GPAW benchmarks); keep published findings only.",
+    ),
+    rigid_slabs: bool = typer.Option(
+        False,
+        "--rigid-slabs",
+        help="Unrelaxed slabs for every surface row (one single point per slab; for "
+        "slabs of hundreds of atoms). Rows marked 'ideal' are always rigid.",
+    ),
+    vasp_inputs: Path = typer.Option(
+        None,
+        "--write-vasp-inputs",
+        help="Write VASP inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec, manifest.json) for "
+        "the selected surface-energy rows into this folder and exit (runs nothing).",
+    ),
+    data_dir: Path = DATA_DIR_OPTION,
+) -> None:
+    """Run ssbflow on published interfaces and set computed beside published values.
+
+    Numeric rows get differences and MAE/RMSE/max error; ordering rows (published
+    rankings) pass or fail. Results are stored tagged 'reference:<ID>' and reused on
+    reruns.
+    """
+    from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
+
+    rows = _load_rows(reference, published_only, only)
+    if list_only:
+        _list_rows(rows, as_json)
+        return
+    if vasp_inputs is not None:
+        _write_vasp_inputs(rows, vasp_inputs, max_atoms, as_json)
+        return
+    kwargs = parse_calculator_kwargs(calculator_kwargs)
+    _check_max_atoms(max_atoms)
+    settings = load_settings(data_dir)
+    options = ReproduceOptions(
+        calculator=calculator or settings.default_calculator,
+        calculator_kwargs=kwargs,
+        max_atoms=max_atoms,
+        rigid_slabs=rigid_slabs,
+    )
+    result = reproduce(
+        rows,
+        options,
+        settings,
+        reference_file=_reference_label(reference, published_only),
+        progress=_print_progress,
+    )
+    written = write_report(result, report) if report is not None else []
+    if as_json:
+        payload = result.model_dump(mode="json")
+        payload["report_files"] = [str(p) for p in written]
+        emit_json(payload)
+        return
+    _print_result(result)
+    for path in written:
+        Console().print(f"wrote {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``reproduce`` command."""
-
-    @app.command("reproduce")
-    def reproduce_cmd(
-        only: list[str] = typer.Option(
-            None, "--only", help="Reference row id to run (repeat for several); default: all."
-        ),
-        calculator: str = typer.Option(
-            None, "--calculator", help="Calculator name (default: settings.default_calculator)."
-        ),
-        calculator_kwargs: str = CALCULATOR_KWARGS_OPTION,
-        max_atoms: int = typer.Option(
-            200, "--max-atoms", help="Largest interface/slab to build; larger cells are reported."
-        ),
-        report: Path = typer.Option(
-            None, "--report", help="Write report.md and parity PNGs into this folder."
-        ),
-        as_json: bool = JSON_OPTION,
-        list_only: bool = typer.Option(
-            False, "--list", help="Print the reference set and exit (runs nothing)."
-        ),
-        reference: Path = typer.Option(
-            None,
-            "--reference",
-            help="Your own reference CSV (same columns as the shipped set); default: the "
-            "shipped published set plus the project's own values.",
-        ),
-        published_only: bool = typer.Option(
-            False,
-            "--published-only",
-            help="Leave out the project's own reference values (numbers ssbflow computed "
-            "earlier, e.g. GPAW benchmarks); keep published findings only.",
-        ),
-        rigid_slabs: bool = typer.Option(
-            False,
-            "--rigid-slabs",
-            help="Unrelaxed slabs for every surface row (one single point per slab; for "
-            "slabs of hundreds of atoms). Rows marked 'ideal' are always rigid.",
-        ),
-        vasp_inputs: Path = typer.Option(
-            None,
-            "--write-vasp-inputs",
-            help="Write VASP inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec, manifest.json) for "
-            "the selected surface-energy rows into this folder and exit (runs nothing).",
-        ),
-        data_dir: Path = DATA_DIR_OPTION,
-    ) -> None:
-        """Run ssbflow on published interfaces and set computed beside published values.
-
-        Numeric rows get differences and MAE/RMSE/max error; ordering rows (published
-        rankings) pass or fail. Results are stored tagged 'reference:<ID>' and reused on
-        reruns.
-        """
-        from ssbflow.errors import InputError
-        from ssbflow.reproduce import ReproduceOptions, reproduce, write_report
-        from ssbflow.reproduce.reference import (
-            load_default_reference,
-            load_reference_set,
-            select_rows,
-        )
-
-        if reference is not None:
-            rows = load_reference_set(reference)
-        else:
-            rows = load_default_reference(include_project=not published_only)
-        rows = select_rows(rows, only)
-        if list_only:
-            _list_rows(rows, as_json)
-            return
-        if vasp_inputs is not None:
-            from ssbflow.reproduce import write_vasp_inputs
-
-            if max_atoms < 2:
-                raise InputError(f"--max-atoms must be at least 2, got {max_atoms}")
-            written = write_vasp_inputs(rows, vasp_inputs, max_atoms=max_atoms)
-            if as_json:
-                emit_json({"written": [str(p) for p in written]})
-            else:
-                Console().print(f"wrote {len(written) - 1} VASP input folders and {written[-1]}")
-            return
-        kwargs = parse_calculator_kwargs(calculator_kwargs)
-        if max_atoms < 2:
-            raise InputError(f"--max-atoms must be at least 2, got {max_atoms}")
-        settings = load_settings(data_dir)
-        options = ReproduceOptions(
-            calculator=calculator or settings.default_calculator,
-            calculator_kwargs=kwargs,
-            max_atoms=max_atoms,
-            rigid_slabs=rigid_slabs,
-        )
-        err = Console(stderr=True)
-
-        def progress(k: int, n: int, res) -> None:
-            reason = f" — {res.reason}" if res.reason else ""
-            err.print(
-                f"[{k}/{n}] {res.label} ({res.kind}): {res.status}, {res.wall_time_s:.1f} s{reason}"
-            )
-
-        result = reproduce(
-            rows,
-            options,
-            settings,
-            reference_file=str(reference)
-            if reference
-            else "ssbflow/data/reference_set.csv"
-            + ("" if published_only else " + ssbflow/data/project_reference.csv"),
-            progress=progress,
-        )
-        written = write_report(result, report) if report is not None else []
-        if as_json:
-            payload = result.model_dump(mode="json")
-            payload["report_files"] = [str(p) for p in written]
-            emit_json(payload)
-            return
-        _print_result(result)
-        for path in written:
-            Console().print(f"wrote {path}")
+    app.command("reproduce")(reproduce_command)
 
 
 def _print_result(result) -> None:
@@ -209,8 +231,8 @@ def _print_result(result) -> None:
         table.add_column(col, overflow="fold")
     for e in result.entries:
         if e.kind == "numeric":
-            computed = f"{e.computed:.3f}" if isinstance(e.computed, float) else "—"
-            diff = f"{e.difference:+.3f}" if e.difference is not None else "—"
+            computed = fmt(e.computed if isinstance(e.computed, float) else None)
+            diff = fmt(e.difference, "+.3f")
             published = f"{float(e.published):.3f} {e.unit}"
         else:
             computed = "; ".join(

@@ -15,21 +15,31 @@ from typing import Any
 from jobflow import Flow, Job, JobStore, run_locally
 
 from ssbflow.console import stderr_console
+from ssbflow.execution._compat import JOBFLOW_LOGGER, job_exception, job_failure, job_started
 from ssbflow.execution.store import cached_jobstore, get_jobstore
 from ssbflow.settings import SsbflowSettings
 
 
 class FlowFailedError(RuntimeError):
-    """A job raised; ``reason`` is the last line of its exception."""
+    """A job raised; ``reason`` is the last line of its exception.
 
-    def __init__(self, job_name: str, reason: str) -> None:
+    ``field`` is the ``field`` of the job's exception when it had one (an `InputError`
+    raised inside a job names the setting that was wrong), else ``None``.
+    """
+
+    def __init__(self, job_name: str, reason: str, field: str | None = None) -> None:
         super().__init__(f"job '{job_name}' failed: {reason}")
         self.job_name = job_name
         self.reason = reason
+        self.field = field
 
 
 class _JobWatcher(logging.Handler):
-    """Follow jobflow's log: show the running job, remember the first failure."""
+    """Follow jobflow's log: show the running job, remember the first failure.
+
+    The messages are parsed in `ssbflow.execution._compat` (jobflow's log text is not a
+    promised interface; ``tests/test_library_contracts.py`` checks it).
+    """
 
     def __init__(self, status: Any | None) -> None:
         super().__init__(logging.INFO)
@@ -39,20 +49,25 @@ class _JobWatcher(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message.startswith("Starting job - "):
+        started = job_started(message)
+        if started is not None:
             self.n_started += 1
-            name = message.removeprefix("Starting job - ").split(" (")[0]
             if self.status is not None:
-                self.status.update(f"[bold]job {self.n_started}[/bold]: {name}")
-        elif " failed with exception:" in message and self.failure is None:
-            name, _, trace = message.partition(" failed with exception:")
+                self.status.update(f"[bold]job {self.n_started}[/bold]: {started}")
+            return
+        failed = job_failure(message) if self.failure is None else None
+        if failed is not None:
+            name, trace = failed
             lines = [line for line in trace.strip().splitlines() if line.strip()]
-            self.failure = FlowFailedError(name, lines[-1] if lines else "unknown error")
+            field = getattr(job_exception(), "field", None)
+            self.failure = FlowFailedError(
+                name, lines[-1] if lines else "unknown error", field=field
+            )
 
 
 @contextmanager
 def _watch_jobs(progress: bool) -> Iterator[_JobWatcher]:
-    logger = logging.getLogger("jobflow")
+    logger = logging.getLogger(JOBFLOW_LOGGER)
     old_level = logger.level
     logger.setLevel(logging.INFO)
     status_cm = stderr_console.status("starting", spinner="dots") if progress else None

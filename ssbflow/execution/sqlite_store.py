@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from maggma.core import Sort, Store
-from mongomock.filtering import filter_applies
 from monty.json import jsanitize
 from pydash import get, set_
+
+from ssbflow.execution._compat import filter_applies
 
 _INDEXED = ("uuid", "blob_uuid")
 

@@ -9,11 +9,16 @@
     the Markdown report (`write_report`).
 
 The names below were importable from the former module ``ssbflow.reproduce`` and stay
-importable from here.
+importable from here; ``coexistence_chemical_potentials_eV`` (now in
+`ssbflow.analysis.coexistence`), ``match_terminations`` and ``surface_at_coexistence`` (now
+in `ssbflow.workflows.surface`) too, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ssbflow.reproduce import runs
 from ssbflow.reproduce.report import write_report
 from ssbflow.reproduce.runs import (
     ML_CALCULATORS,
@@ -28,19 +33,24 @@ from ssbflow.reproduce.runs import (
     _surface_flow,
     assemble,
     build_tasks,
-    coexistence_chemical_potentials_eV,
     comparison_label,
+    exceeds_max_atoms,
     extract_value,
     find_stored,
     find_stored_all,
-    match_terminations,
     reproduce,
     resolve_bulk,
     run_task,
     summarize,
-    surface_at_coexistence,
     write_vasp_inputs,
 )
+
+
+def __getattr__(name: str) -> Any:
+    """Former names that moved into the library (`ssbflow.reproduce.runs._MOVED`): they
+    still import from here, with a DeprecationWarning."""
+    return getattr(runs, name)
+
 
 __all__ = [
     "ML_CALCULATORS",
@@ -55,17 +65,15 @@ __all__ = [
     "_surface_flow",
     "assemble",
     "build_tasks",
-    "coexistence_chemical_potentials_eV",
     "comparison_label",
+    "exceeds_max_atoms",
     "extract_value",
     "find_stored",
     "find_stored_all",
-    "match_terminations",
     "reproduce",
     "resolve_bulk",
     "run_task",
     "summarize",
-    "surface_at_coexistence",
     "write_report",
     "write_vasp_inputs",
 ]

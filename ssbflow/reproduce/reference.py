@@ -131,7 +131,7 @@ def parse_facet(text: str | None) -> tuple[int, int, int] | None:
     """Parse a facet written as ``111``, ``(1 1 0)``, ``1,0,0``, ``-1,1,0`` or ``10-10``.
 
     Four-index Miller-Bravais indices (h, k, i, l) with ``i = -(h + k)`` are converted
-    to (h, k, l).
+    to (h, k, l) (`ssbflow.structures.slabs.parse_miller`).
 
     Parameters
     ----------
@@ -146,33 +146,14 @@ def parse_facet(text: str | None) -> tuple[int, int, int] | None:
     Raises
     ------
     ValueError
-        When the text is not a Miller index.
+        When the text is not a Miller index (an `InputError`; reference loading adds the
+        row it is in).
     """
-    if text is None:
+    from ssbflow.structures.slabs import parse_miller
+
+    if text is None or not text.strip().strip("()[]{}").strip():
         return None
-    raw = text.strip().strip("()[]{}").strip()
-    if not raw:
-        return None
-    if "," in raw or " " in raw:
-        parts = [p for p in re.split(r"[,\s]+", raw) if p]
-    else:
-        parts = re.findall(r"-?\d", raw)
-        if "".join(parts) != raw:
-            raise ValueError(f"facet '{text}' is not a Miller index; write e.g. 1,1,0")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError as exc:
-        raise ValueError(f"facet '{text}' is not a Miller index; write e.g. 1,1,0") from exc
-    if len(values) == 4:
-        h, k, i, ell = values
-        if i != -(h + k):
-            raise ValueError(f"facet '{text}': Miller-Bravais index needs i = -(h+k)")
-        values = [h, k, ell]
-    if len(values) != 3:
-        raise ValueError(f"facet '{text}' has {len(values)} components; a Miller index has 3")
-    if all(v == 0 for v in values):
-        raise ValueError(f"facet '{text}' is 0,0,0")
-    return (values[0], values[1], values[2])
+    return parse_miller(text, "facet", bravais=True)
 
 
 def format_facet(facet: Sequence[int] | None) -> str:
@@ -681,8 +662,8 @@ def select_rows(rows: Sequence[ReferenceRow], only: Iterable[str] | None) -> lis
     unknown = [i for i in wanted if i not in known]
     if unknown:
         raise InputError(
-            f"unknown reference id(s) {', '.join(unknown)}; see 'ssbflow reproduce --list' "
-            f"(known: {', '.join(sorted(known))})"
+            f"unknown reference id(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            field="only",
         )
     keep = set(wanted)
     return [r for r in rows if r.id in keep]

@@ -28,14 +28,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from jobflow import Response, job
 from pydantic import BaseModel, Field
 
 from ssbflow.analysis.parity import evaluate_ordering, parity_statistics, relative_differences
-from ssbflow.calculators import check_calculator, level_of_theory, normalize_name
+from ssbflow.calculators import (
+    ML_CALCULATORS,
+    check_calculator,
+    level_of_theory,
+    normalize_name,
+)
 from ssbflow.errors import CalculationError, InputError
 from ssbflow.reproduce.reference import (
     STABILITY_QUANTITIES,
@@ -46,6 +50,11 @@ from ssbflow.reproduce.reference import (
 )
 from ssbflow.settings import SsbflowSettings
 
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from ssbflow.workflows.surface import FacetSurfaceMaker
+
 #: Bumped whenever the way a reference system is built changes, so stored results made
 #: the old way are not reused.
 TASK_VERSION = "4"
@@ -53,8 +62,6 @@ TASK_VERSION = "4"
 # 4: surface rows: rigid slabs for 'ideal' rows, only the terminations a row names (lowest γ
 #    among them), μ by coexistence with named phases, slab series capped at max_atoms
 
-#: Calculators that are machine-learned potentials (reported as "ML potential vs. ...").
-ML_CALCULATORS = frozenset({"chgnet", "sevennet", "mace", "matgl"})
 
 #: Where each quantity lives in the stored documents (relaxed value; ideal where asked).
 _ADHESION_FIELDS: dict[tuple[str, str], str] = {
@@ -71,6 +78,33 @@ _SURFACE_FIELD = "surface_energy_J_per_m2"
 _STABILITY_FIELDS = {"reduction_limit": "reduction_limit_V", "oxidation_limit": "oxidation_limit_V"}
 
 Status = Literal["computed", "reused", "failed", "not reproducible"]
+
+#: Former names of this module that moved into the library: old name -> (module, name).
+_MOVED = {
+    "coexistence_chemical_potentials_eV": (
+        "ssbflow.analysis.coexistence",
+        "coexistence_chemical_potentials_eV",
+    ),
+    "match_terminations": ("ssbflow.workflows.surface", "match_terminations"),
+    "surface_at_coexistence": ("ssbflow.workflows.surface", "surface_at_coexistence"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The moved names, with a DeprecationWarning (imported on first use: the surface
+    workflow loads atomate2)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    module, new = _MOVED[name]
+    warnings.warn(
+        f"ssbflow.reproduce.{name} is deprecated; use {module}.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), new)
 
 
 @dataclass(frozen=True)
@@ -350,85 +384,6 @@ def find_stored_all(settings: SsbflowSettings, tag: str, calculator: str) -> lis
     return [d["output"] for d in docs]
 
 
-# -- chemical potentials by coexistence ----------------------------------------------------
-
-
-def coexistence_chemical_potentials_eV(
-    bulk_counts: dict[str, float],
-    bulk_energy_eV: float,
-    phases: Sequence[tuple[dict[str, float], float]],
-) -> dict[str, float]:
-    """Chemical potentials at which the bulk coexists with the given phases.
-
-    Solves ``Σ_j n_ij μ_j = E_i`` for the bulk and each phase, e.g. LLZO with Li2O, La2O3
-    and Zr metal ("μ_Li as in Li2O, μ_La as in La2O3, μ_Zr as in Zr"): four equations for
-    μ_Li, μ_La, μ_Zr, μ_O.
-
-    Parameters
-    ----------
-    bulk_counts, bulk_energy_eV
-        Atoms of each element in the bulk cell and its energy, eV.
-    phases
-        ``(counts, energy_eV)`` of each coexisting phase's cell.
-
-    Returns
-    -------
-    dict
-        μ per element of the bulk, eV/atom.
-
-    Raises
-    ------
-    InputError
-        The phases hold elements the bulk lacks, or the equations do not fix every μ
-        (too few phases, or linearly dependent compositions).
-    """
-    elements = sorted(bulk_counts)
-    extra = sorted({el for counts, _ in phases for el in counts} - set(elements))
-    if extra:
-        raise InputError(f"coexisting phases hold {extra}, which the bulk does not contain")
-    rows = [bulk_counts, *(counts for counts, _ in phases)]
-    matrix = np.array([[float(r.get(el, 0.0)) for el in elements] for r in rows])
-    energies = np.array([bulk_energy_eV, *(e for _, e in phases)])
-    if matrix.shape[0] != len(elements) or np.linalg.matrix_rank(matrix) < len(elements):
-        raise InputError(
-            f"the bulk and {len(phases)} coexisting phase(s) do not fix the chemical potentials "
-            f"of {', '.join(elements)}: give {len(elements) - 1} phases with independent "
-            "compositions"
-        )
-    mu = np.linalg.solve(matrix, energies)
-    return {el: float(m) for el, m in zip(elements, mu, strict=True)}
-
-
-@job(name="surface energy at coexistence")
-def surface_at_coexistence(
-    maker: Any, bulk_doc: Any, phase_docs: dict[str, Any], element_phase: dict[str, str]
-) -> Response:
-    """Fix μ from the relaxed bulk and coexisting phases, then run the surface flow.
-
-    ``phase_docs`` maps a phase name to its relaxation output; ``element_phase`` says which
-    element's μ each phase sets (all of them enter the equations).
-    """
-    from dataclasses import replace
-
-    from ssbflow.workflows.common import task_energy_eV, task_structure
-
-    bulk = task_structure(bulk_doc)
-    energy = task_energy_eV(bulk_doc)
-    phases = []
-    for name, doc in phase_docs.items():
-        e = task_energy_eV(doc)
-        if e is None or energy is None:
-            raise CalculationError(f"no energy for the coexisting phase {name} or the bulk")
-        st = task_structure(doc)
-        phases.append(({el.symbol: float(n) for el, n in st.composition.items()}, e))
-    mu = coexistence_chemical_potentials_eV(
-        {el.symbol: float(n) for el, n in bulk.composition.items()}, float(energy), phases
-    )
-    fixed = {el: mu[el] for el in element_phase if el in mu}
-    flow = replace(maker, chemical_potentials_eV=fixed).make(bulk)
-    return Response(replace=flow, output=flow.output)
-
-
 # -- running -------------------------------------------------------------------------------
 
 
@@ -474,7 +429,8 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
     if len(electrolyte) > options.max_atoms:
         raise InputError(
             f"the {member.electrolyte} bulk cell alone has {len(electrolyte)} atoms, more than "
-            f"--max-atoms {options.max_atoms}"
+            f"max_atoms {options.max_atoms}",
+            field="max_atoms",
         )
     settings: dict[str, Any] = {
         "max_atoms": options.max_atoms,
@@ -495,85 +451,90 @@ def _make_flow(task: Task, options: ReproduceOptions, tags: list[str]) -> tuple[
     return maker.make(metal, electrolyte, member.metal, member.electrolyte), used
 
 
+def _surface_structures(task: Task) -> tuple[Structure, dict[str, Structure]]:
+    """The bulk of a surface task and its coexisting phases (phase name -> structure)."""
+    bulk = resolve_bulk(task.member.metal, task.metal_structure)
+    phases = {phase: resolve_bulk(phase, None) for _, phase in task.chemical_potentials}
+    return bulk, phases
+
+
+def _surface_maker(
+    task: Task, calc: str, kw: dict[str, Any], max_atoms: int, tags: Sequence[str] = ()
+) -> FacetSurfaceMaker:
+    """The library's `FacetSurfaceMaker` for a surface task, all on one calculator.
+
+    The bulk (and any coexisting phase) is relaxed, cell and positions; the slabs are
+    relaxed at fixed cell, or rigid for ``ideal`` rows; only the terminations whose
+    outermost-plane chemistry is the row's termination (all when it names none); slab
+    series within ``max_atoms``; μ of the named elements by coexistence.
+
+    Raises
+    ------
+    InputError
+        The row states no facet.
+    """
+    from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
+    from ssbflow.workflows.surface import FacetSurfaceMaker, SurfaceEnergyMaker
+
+    if task.member.metal_facet is None:
+        raise InputError(
+            "a surface energy needs a facet; the source states none", field="metal_facet"
+        )
+    surface = SurfaceEnergyMaker(
+        miller=task.member.metal_facet,
+        relax_maker=None if task.rigid else CalcRelaxMaker(name="slab relax", relax_cell=False),
+        static_maker=CalcStaticMaker(name="bulk reference"),
+        tags=list(tags),
+    )
+    maker = FacetSurfaceMaker(
+        name=f"reference {task.label}",
+        surface_maker=surface,
+        bulk_relax_maker=CalcRelaxMaker(name="bulk relax", relax_cell=True),
+        termination=task.electrolyte_termination,
+        max_atoms=max_atoms,
+        coexisting_phases=dict(task.chemical_potentials),
+    )
+    return maker.with_calculator(calc, kw)
+
+
 def _surface_flow(
     task: Task, calc: str, kw: dict[str, Any], max_atoms: int, tags: list[str]
 ) -> tuple[Any, str]:
-    """Relax the bulk (and any coexisting phases), then converge the slab series.
+    """Relax the bulk (and any coexisting phases), then converge the slab series
+    (`ssbflow.workflows.surface.FacetSurfaceMaker`, see `_surface_maker`).
 
-    Only the terminations whose outermost-plane chemistry is the row's termination are
-    computed (all of them when the row names none). Slabs are relaxed, or rigid for
-    ``ideal`` rows. The series stops at the thickest slab within ``max_atoms``.
+    Returns the flow and the description of what it computes.
     """
-    from dataclasses import replace
-
-    from jobflow import Flow
-
-    from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
-    from ssbflow.workflows.surface import SurfaceEnergyMaker
-
     member = task.member
-    bulk, phases, plan = _surface_plan(task, max_atoms)
-    elements = {el.symbol for el in bulk.composition}
-    for st in phases.values():
-        elements |= {el.symbol for el in st.composition}
+    maker = _surface_maker(task, calc, kw, max_atoms, tags)
+    bulk, phases = _surface_structures(task)
+    plan = maker.plan(bulk, member.label)
+    elements = {el.symbol for st in (bulk, *phases.values()) for el in st.composition}
     check_calculator(calc, elements, kw)
-    static = CalcStaticMaker(name="bulk reference", calculator_name=calc, calculator_kwargs=kw)
-    maker = SurfaceEnergyMaker(
-        miller=member.metal_facet,
-        relax_maker=None
-        if task.rigid
-        else CalcRelaxMaker(
-            name="slab relax", relax_cell=False, calculator_name=calc, calculator_kwargs=kw
-        ),
-        static_maker=static,
-        tags=tags,
-    )
-    wanted = bool((task.electrolyte_termination or "").strip())
-    chosen = [t for t, _, _ in plan]
-    cap = maker.max_thickness_A
-    for _, fits, truncated in plan:
-        if truncated:
-            cap = min(cap, fits[-1].thickness_A + 0.05)
-    maker = replace(maker, max_thickness_A=cap)
-    relax = CalcRelaxMaker(
-        name=f"bulk relax {member.metal}",
-        relax_cell=True,
-        calculator_name=calc,
-        calculator_kwargs=kw,
-    ).make(bulk)
-    jobs = [relax]
-    makers = [maker] if not wanted else [replace(maker, termination_index=t.index) for t in chosen]
-    phase_docs = {}
-    for name, st in phases.items():
-        r = CalcRelaxMaker(
-            name=f"coexisting phase {name}",
-            relax_cell=True,
-            calculator_name=calc,
-            calculator_kwargs=kw,
-        ).make(st)
-        jobs.append(r)
-        phase_docs[name] = r.output
-    outputs = []
-    for m in makers:
-        if phase_docs:
-            j = surface_at_coexistence(m, relax.output, phase_docs, dict(task.chemical_potentials))
-        else:
-            j = m.make(relax.output.structure)
-        jobs.append(j)
-        outputs.append(j.output)
-    flow = Flow(jobs, output=outputs, name=f"reference {task.label}")
+    flow = maker.make(bulk, phases, name=member.metal, plan=plan)
     used = f"{member.metal}({format_facet(member.metal_facet)})"
-    if wanted:
-        used += (
-            f" {task.electrolyte_termination}: terminations {', '.join(t.label for t in chosen)}"
-        )
+    if (task.electrolyte_termination or "").strip():
+        labels = ", ".join(p.termination.label for p in plan)
+        used += f" {task.electrolyte_termination}: terminations {labels}"
     if task.rigid:
         used += ", rigid slabs"
-    if cap < SurfaceEnergyMaker.max_thickness_A:
+    cap = maker.surface_maker.capped(plan).max_thickness_A
+    if cap < maker.surface_maker.max_thickness_A:
         used += f", series capped at {cap:.1f} Å (max atoms {max_atoms})"
     if task.chemical_potentials:
         used += ", μ as in " + ", ".join(f"{el}: {ph}" for el, ph in task.chemical_potentials)
     return flow, used
+
+
+def exceeds_max_atoms(exc: BaseException) -> bool:
+    """Whether ``exc`` says a structure would exceed ``max_atoms`` (the system is then
+    "not reproducible" within the limits, not "failed").
+
+    True for an error whose ``field`` is ``"max_atoms"``: an `InputError` raised while
+    the flow is built, or a job failure (`ssbflow.execution.runner.FlowFailedError`)
+    carrying the field of the `InputError` its job raised.
+    """
+    return getattr(exc, "field", None) == "max_atoms"
 
 
 def run_task(
@@ -609,12 +570,11 @@ def run_task(
     try:
         run_flow(flow, settings, progress=progress)
     except (FlowFailedError, CalculationError) as exc:
-        too_big = "max atoms" in str(exc).lower() or "max-atoms" in str(exc).lower()
         return TaskResult(
             label=task.label,
             kind=task.kind,
             tag=task.tag,
-            status="not reproducible" if too_big else "failed",
+            status="not reproducible" if exceeds_max_atoms(exc) else "failed",
             reason=str(exc),
             wall_time_s=time.perf_counter() - start,
             facets_used=facets_used,
@@ -722,6 +682,8 @@ def _surface_value(
     row: ReferenceRow, docs: list[dict[str, Any]]
 ) -> tuple[float | None, str | None]:
     """Lowest γ among the terminations the row names (all terminations when it names none)."""
+    from ssbflow.workflows.surface import match_terminations
+
     keep = match_terminations(
         [str(d.get("termination_chemistry", "")) for d in docs], row.electrolyte_termination
     )
@@ -1020,7 +982,9 @@ def reproduce(
     ReproduceResult
     """
     if options.max_atoms < 2:
-        raise InputError(f"--max-atoms must be at least 2, got {options.max_atoms}")
+        raise InputError(
+            f"max_atoms must be at least 2, got {options.max_atoms}", field="max_atoms"
+        )
     normalize_name(options.calculator)
     start = time.perf_counter()
     tasks = build_tasks(rows, options)
@@ -1032,93 +996,92 @@ def reproduce(
     return assemble(rows, tasks, results, options, reference_file, time.perf_counter() - start)
 
 
-def match_terminations(chemistries: Sequence[str], wanted: str | None) -> list[int]:
-    """Indices of the terminations a source's termination name refers to.
-
-    ``wanted`` such as ``"La-terminated"``: the terminations whose outermost plane is
-    exactly that (``La-terminated``) when there are any; otherwise those whose outermost
-    plane holds every named element (``La+Li+O-terminated``), since a source's
-    "La-terminated" usually names the outermost cation. No name: every termination.
-    """
-    if not (wanted or "").strip():
-        return list(range(len(chemistries)))
-
-    def elements(text: str) -> set[str]:
-        return {e for e in text.strip().lower().removesuffix("-terminated").split("+") if e}
-
-    want = elements(wanted or "")
-    exact = [i for i, c in enumerate(chemistries) if elements(c) == want]
-    if exact:
-        return exact
-    return [i for i, c in enumerate(chemistries) if want <= elements(c)]
-
-
 # -- VASP inputs for HPC ---------------------------------------------------------------------
 
 
-def _surface_plan(
-    task: Task, max_atoms: int
-) -> tuple[Any, dict[str, Any], list[tuple[Any, list[Any], bool]]]:
-    """Bulk, coexisting phases and (termination, slab series within max_atoms, whether
-    max_atoms cut the series short) of a task.
+def _vasp_folder_name(task: Task) -> str:
+    name = "".join(c if c.isalnum() else "_" for c in task.label).strip("_")
+    if task.electrolyte_termination:
+        name += "_" + task.electrolyte_termination.replace("-terminated", "")
+    return name
 
-    Only the terminations whose outermost-plane chemistry is the task's termination (all
-    when it names none); polar terminations are left out (their γ is undefined).
 
-    Raises
-    ------
-    InputError
-        No facet, no such termination, or fewer than two slabs within ``max_atoms``.
+def _write_vasp_system(
+    task: Task,
+    bulk: Structure,
+    phases: dict[str, Structure],
+    out_dir: Path,
+    options: ReproduceOptions,
+    kpoint_spacing_per_A: float,
+    written: list[Path],
+) -> dict[str, Any]:
+    """Write one surface system's VASP folders (appended to ``written``); its manifest entry.
+
+    The bulk and phase inputs are written even when the slabs cannot be built (the reason
+    is then ``slabs_not_built``).
     """
-    from ssbflow.structures.slabs import enumerate_terminations, termination_series
-    from ssbflow.workflows.surface import SurfaceEnergyMaker, spaced_series
+    from ssbflow.workflows.vasp import (
+        vasp_bulk_relax_maker,
+        vasp_slab_relax_maker,
+        vasp_static_maker,
+    )
 
-    member = task.member
-    if member.metal_facet is None:
-        raise InputError("a surface energy needs a facet; the source states none")
-    bulk = resolve_bulk(member.metal, task.metal_structure)
-    phases = {phase: resolve_bulk(phase, None) for _, phase in task.chemical_potentials}
-    defaults = SurfaceEnergyMaker()
-    terms = enumerate_terminations(bulk, member.metal_facet)
-    chosen = [
-        terms[i]
-        for i in match_terminations([t.chemistry for t in terms], task.electrolyte_termination)
-    ]
-    if not chosen:
-        raise InputError(
-            f"{member.label} has no {task.electrolyte_termination} termination; its "
-            f"terminations are {', '.join(t.label for t in terms)}"
-        )
-    plan = []
-    for t in chosen:
-        if t.polar:
-            continue
-        series = spaced_series(
-            termination_series(
-                bulk,
-                member.metal_facet,
-                t,
-                defaults.min_thickness_A,
-                defaults.max_thickness_A,
-                defaults.vacuum_A,
-            ),
-            defaults.thickness_step_A,
-        )
-        fits = [s for s in series if len(s.slab) <= max_atoms]
-        if len(fits) < 2:
-            raise InputError(
-                f"the two thinnest {member.label} {t.label} slabs have "
-                f"{len(series[0].slab)} and {len(series[1].slab)} atoms; more than "
-                f"--max-atoms {max_atoms}"
+    k = kpoint_spacing_per_A
+    bulk_set = vasp_bulk_relax_maker(k).input_set_generator
+    slab_set = (
+        vasp_static_maker(k) if task.rigid else vasp_slab_relax_maker(k)
+    ).input_set_generator
+
+    def emit(generator: Any, structure: Structure, where: Path) -> None:
+        generator.get_input_set(structure, potcar_spec=True).write_input(where)
+        written.append(where)
+
+    no_slabs = None
+    try:
+        maker = _surface_maker(task, options.calculator, {}, options.max_atoms)
+        plan = maker.plan(bulk, task.member.label)
+    except InputError as exc:
+        no_slabs = str(exc)
+        plan = []
+    root = out_dir / _vasp_folder_name(task)
+    emit(bulk_set, bulk, root / "bulk")
+    for phase, st in phases.items():
+        emit(bulk_set, st, root / "phases" / phase)
+    slabs = []
+    for p in plan:
+        term = p.termination
+        for s in p.series:
+            folder = (
+                root
+                / "slabs"
+                / (f"{term.label.replace(':', '_').replace('+', '')}_{s.thickness_A:.1f}A")
             )
-        plan.append((t, fits, len(fits) < len(series)))
-    if not plan:
-        raise InputError(
-            f"every matching termination of {member.label} is polar (no slab with that face "
-            f"on both sides exists), so its surface energy is undefined: "
-            f"{', '.join(t.label for t in chosen)}"
-        )
-    return bulk, phases, plan
+            emit(slab_set, s.slab, folder)
+            slabs.append(
+                {
+                    "folder": str(folder.relative_to(out_dir)),
+                    "termination": term.label,
+                    "thickness_A": s.thickness_A,
+                    "area_A2": s.area_A2,
+                    "n_atoms": len(s.slab),
+                    "composition": {el.symbol: int(n) for el, n in s.slab.composition.items()},
+                    "stoichiometric": s.stoichiometric,
+                }
+            )
+    return {
+        "system": task.label,
+        "rows": task.row_ids,
+        "termination": task.electrolyte_termination,
+        "rigid_slabs": task.rigid,
+        "bulk": str((root / "bulk").relative_to(out_dir)),
+        "bulk_composition": {el.symbol: int(n) for el, n in bulk.composition.items()},
+        "coexisting_phases": {
+            el: str((root / "phases" / ph).relative_to(out_dir))
+            for el, ph in task.chemical_potentials
+        },
+        "slabs": slabs,
+        "slabs_not_built": no_slabs,
+    }
 
 
 def write_vasp_inputs(
@@ -1153,18 +1116,8 @@ def write_vasp_inputs(
         No surface row is selected, or no system can be built as its row describes
         (those that cannot are listed with the reason under ``skipped`` in the manifest).
     """
-    from ssbflow.workflows.vasp import (
-        vasp_bulk_relax_maker,
-        vasp_slab_relax_maker,
-        vasp_static_maker,
-    )
-
-    k = kpoint_spacing_per_A
-    bulk_set = vasp_bulk_relax_maker(k).input_set_generator
-
-    tasks = [
-        t for t in build_tasks(rows, ReproduceOptions(max_atoms=max_atoms)) if t.kind == "surface"
-    ]
+    options = ReproduceOptions(max_atoms=max_atoms)
+    tasks = [t for t in build_tasks(rows, options) if t.kind == "surface"]
     if not tasks:
         raise InputError("VASP inputs are written for surface_energy rows; none is selected")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1178,81 +1131,18 @@ def write_vasp_inputs(
         "systems": [],
         "skipped": [],
     }
-
-    def emit(generator: Any, structure: Any, where: Path) -> None:
-        generator.get_input_set(structure, potcar_spec=True).write_input(where)
-        written.append(where)
-
     for task in tasks:
-        no_slabs = None
         try:
-            bulk, phases, plan = _surface_plan(task, max_atoms)
+            bulk, phases = _surface_structures(task)
         except InputError as exc:
-            # the bulk and phase references are still worth writing; the slabs are not built
-            no_slabs = str(exc)
-            try:
-                bulk = resolve_bulk(task.member.metal, task.metal_structure)
-                phases = {ph: resolve_bulk(ph, None) for _, ph in task.chemical_potentials}
-            except InputError as exc2:
-                manifest["skipped"].append(
-                    {"system": task.label, "rows": task.row_ids, "reason": str(exc2)}
-                )
-                continue
-            plan = []
-        name = "".join(c if c.isalnum() else "_" for c in task.label).strip("_")
-        if task.electrolyte_termination:
-            name += "_" + task.electrolyte_termination.replace("-terminated", "")
-        root = out_dir / name
-        emit(bulk_set, bulk, root / "bulk")
-        slab_set = (
-            vasp_static_maker(k) if task.rigid else vasp_slab_relax_maker(k)
-        ).input_set_generator
-        for phase, st in phases.items():
-            emit(
-                bulk_set,
-                st,
-                root / "phases" / phase,
+            manifest["skipped"].append(
+                {"system": task.label, "rows": task.row_ids, "reason": str(exc)}
             )
-        slabs = []
-        for term, series, _ in plan:
-            for s in series:
-                folder = (
-                    root
-                    / "slabs"
-                    / (f"{term.label.replace(':', '_').replace('+', '')}_{s.thickness_A:.1f}A")
-                )
-                emit(
-                    slab_set,
-                    s.slab,
-                    folder,
-                )
-                slabs.append(
-                    {
-                        "folder": str(folder.relative_to(out_dir)),
-                        "termination": term.label,
-                        "thickness_A": s.thickness_A,
-                        "area_A2": s.area_A2,
-                        "n_atoms": len(s.slab),
-                        "composition": {el.symbol: int(n) for el, n in s.slab.composition.items()},
-                        "stoichiometric": s.stoichiometric,
-                    }
-                )
-        manifest["systems"].append(
-            {
-                "system": task.label,
-                "rows": task.row_ids,
-                "termination": task.electrolyte_termination,
-                "rigid_slabs": task.rigid,
-                "bulk": str((root / "bulk").relative_to(out_dir)),
-                "bulk_composition": {el.symbol: int(n) for el, n in bulk.composition.items()},
-                "coexisting_phases": {
-                    el: str((root / "phases" / ph).relative_to(out_dir))
-                    for el, ph in task.chemical_potentials
-                },
-                "slabs": slabs,
-                "slabs_not_built": no_slabs,
-            }
+            continue
+        entry = _write_vasp_system(
+            task, bulk, phases, out_dir, options, kpoint_spacing_per_A, written
         )
+        manifest["systems"].append(entry)
     if not manifest["systems"]:
         raise InputError(
             "no VASP inputs written: "

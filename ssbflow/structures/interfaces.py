@@ -165,9 +165,12 @@ def _describe_best(
     electrolyte_miller: tuple[int, int, int],
     max_area_A2: float,
     max_strain: float,
-) -> str:
+) -> tuple[str, str | None]:
     """Say which limit to relax: the smallest area within the strain limit, else the
-    smallest strain found, searching up to four times the area limit."""
+    smallest strain found, searching up to four times the area limit.
+
+    Returns the hint and the parameter it names (``None`` when no match exists at all).
+    """
     loose_area = max(4 * max_area_A2, 300.0)
     for tolerance in (max_strain, 0.3):
         builder = CoherentInterfaceBuilder(
@@ -184,15 +187,17 @@ def _describe_best(
             area, strain = min(within)
             return (
                 f"the smallest match within the strain limit has an area of {area:.0f} Å² "
-                f"({strain:.1f} % strain); raise --max-area to at least {np.ceil(area):.0f}"
+                f"({strain:.1f} % strain); raise max_area_A2 to at least {np.ceil(area):.0f}",
+                "max_area_A2",
             )
         if found and tolerance > max_strain:
             strain, area = min(found)
             return (
                 f"the smallest strain found (area up to {loose_area:.0f} Å²) is {strain:.1f} % "
-                f"at {area:.0f} Å²; raise --max-strain to at least {strain / 100:.3f}"
+                f"at {area:.0f} Å²; raise max_strain to at least {strain / 100:.3f}",
+                "max_strain",
             )
-    return f"no lattice match was found even at 30 % strain and {loose_area:.0f} Å²"
+    return f"no lattice match was found even at 30 % strain and {loose_area:.0f} Å²", None
 
 
 def build_interface_candidates(
@@ -255,10 +260,15 @@ def build_interface_candidates(
         For bad limits, or when nothing matches: the message names the limit to relax and
         the smallest strain that was found.
     """
-    metal_miller = check_miller(metal_miller, "metal Miller index")
-    electrolyte_miller = check_miller(electrolyte_miller, "electrolyte Miller index")
+    metal_miller = check_miller(metal_miller, "metal Miller index", field="metal_miller")
+    electrolyte_miller = check_miller(
+        electrolyte_miller, "electrolyte Miller index", field="electrolyte_miller"
+    )
     if not 0 < max_strain <= 0.3:
-        raise InputError(f"max strain {max_strain} must be in (0, 0.3] (a fraction, 0.05 = 5 %)")
+        raise InputError(
+            f"max strain {max_strain} must be in (0, 0.3] (a fraction, 0.05 = 5 %)",
+            field="max_strain",
+        )
     if max_area_A2 <= 0 or max_atoms <= 0 or metal_layers < 1 or electrolyte_layers < 1:
         raise InputError("max area, max atoms and layer counts must be positive")
     if gap_A <= 0 or vacuum_A <= 0 or registry_grid < 1 or max_matches < 1:
@@ -305,7 +315,8 @@ def build_interface_candidates(
         if not terminations:
             raise InputError(
                 f"no electrolyte termination matches '{electrolyte_termination}'; available: "
-                + ", ".join(sorted({t[1 if metal_is_film else 0] for t in builder.terminations}))
+                + ", ".join(sorted({t[1 if metal_is_film else 0] for t in builder.terminations})),
+                field="electrolyte_termination",
             )
 
     candidates: list[InterfaceCandidate] = []
@@ -397,17 +408,19 @@ def build_interface_candidates(
         if rejected_atoms and not rejected_strain:
             raise InputError(
                 f"no interface of {pair} within {limits}: the smallest match has {min(rejected_atoms)} "
-                f"atoms; raise --max-atoms to at least {min(rejected_atoms)} or use fewer layers"
+                f"atoms; raise max_atoms to at least {min(rejected_atoms)} or use fewer layers",
+                field="max_atoms",
             )
         if rejected_atoms:
             raise InputError(
                 f"no interface of {pair} within {limits}: matches within the strain limit need "
-                f"{min(rejected_atoms)} atoms; raise --max-atoms to at least {min(rejected_atoms)}"
+                f"{min(rejected_atoms)} atoms; raise max_atoms to at least {min(rejected_atoms)}",
+                field="max_atoms",
             )
-        hint = _describe_best(
+        hint, field = _describe_best(
             metal, electrolyte, metal_miller, electrolyte_miller, max_area_A2, max_strain
         )
-        raise InputError(f"no interface of {pair} within {limits}: {hint}")
+        raise InputError(f"no interface of {pair} within {limits}: {hint}", field=field)
     return candidates
 
 

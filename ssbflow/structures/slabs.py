@@ -11,6 +11,7 @@ faces.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -53,14 +54,103 @@ class SlabInfo:
     area_A2: float
 
 
-def check_miller(miller: Sequence[int], what: str = "Miller index") -> tuple[int, int, int]:
-    """Validate a Miller index: three integers, not all zero."""
-    values = tuple(int(v) for v in miller)
+_BRACKETS = "()[]{}"
+
+
+def parse_miller(
+    value: str | Sequence[int],
+    field: str = "miller",
+    *,
+    label: str | None = None,
+    bravais: bool = False,
+) -> tuple[int, int, int]:
+    """The one parser of Miller indices: text or a sequence -> (h, k, l).
+
+    Parameters
+    ----------
+    value
+        Text such as ``'1,0,0'``, ``'100'``, ``'-110'``, ``'(1 0 0)'``, ``'1 1 0'``, or a
+        sequence of three integers.
+    field
+        The Maker field or parameter holding the index (``InputError.field``).
+    label
+        How the message names the value (default: ``field`` with spaces).
+    bravais
+        Accept four-index Miller-Bravais text/sequences (h, k, i, l) with
+        ``i = -(h + k)`` and return (h, k, l).
+
+    Returns
+    -------
+    tuple of int
+        The Miller index (h, k, l), not all zero.
+
+    Raises
+    ------
+    InputError
+        When the value is not three integers (four with ``bravais``) or is 0,0,0; the
+        message says how to write one.
+    """
+    name = label if label is not None else field.replace("_", " ")
+    if isinstance(value, str):
+        shown = f"'{value}'"
+        raw = value.strip().strip(_BRACKETS).strip()
+        if "," in raw or any(c.isspace() for c in raw):
+            parts = [p for p in re.split(r"[,\s]+", raw) if p]
+        else:
+            parts = re.findall(r"-?\d", raw)
+            if not raw or "".join(parts) != raw:
+                parts = [raw]
+        try:
+            values = tuple(int(p) for p in parts)
+        except ValueError as exc:
+            raise InputError(
+                f"{name} {shown} is not a Miller index; write e.g. 1,0,0", field=field
+            ) from exc
+        example = "a Miller index has 3, e.g. 1,0,0"
+        zero = "0,0,0"
+    else:
+        shown = str(tuple(value))
+        try:
+            values = tuple(_integer(v) for v in value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"{name} {shown} is not a Miller index; give 3 integers, e.g. 1,0,0", field=field
+            ) from exc
+        example = "give 3, e.g. 1,0,0"
+        zero = "(0, 0, 0)"
+    if bravais and len(values) == 4:
+        h, k, i, ell = values
+        if i != -(h + k):
+            raise InputError(
+                f"{name} {shown}: a Miller-Bravais index needs i = -(h+k)", field=field
+            )
+        values = (h, k, ell)
     if len(values) != 3:
-        raise InputError(f"{what} {tuple(miller)} has {len(values)} components; give 3, e.g. 1,0,0")
+        raise InputError(f"{name} {shown} has {len(values)} components; {example}", field=field)
     if not any(values):
-        raise InputError(f"{what} cannot be (0, 0, 0); give a plane such as 1,0,0")
+        raise InputError(f"{name} cannot be {zero}; give a plane such as 1,0,0", field=field)
     return values  # type: ignore[return-value]
+
+
+def _integer(value: object) -> int:
+    """``value`` as an int; ValueError for a non-integral number (1.5 is not a Miller index)."""
+    number = int(value)  # type: ignore[call-overload]
+    if isinstance(value, float | np.floating) and number != value:
+        raise ValueError(f"{value} is not an integer")
+    return number
+
+
+def check_miller(
+    miller: Sequence[int], what: str = "Miller index", field: str = "miller"
+) -> tuple[int, int, int]:
+    """Validate a Miller index: three integers, not all zero (see `parse_miller`)."""
+    return parse_miller(miller, field, label=what)
+
+
+def in_plane_area_A2(structure: Structure) -> float:
+    """Area of the cell's a-b face, Å² (one face of a slab with vacuum along c)."""
+    m = structure.lattice.matrix
+    return float(np.linalg.norm(np.cross(m[0], m[1])))
 
 
 def termination_label(slab: Slab, index: int, tol_A: float = 0.3) -> str:
@@ -116,7 +206,10 @@ def generate_slabs(
     if thickness <= 0 or vacuum_A <= 0:
         raise InputError("slab thickness and vacuum must be positive")
     if thickness_unit not in ("A", "layers"):
-        raise InputError(f"thickness_unit must be 'A' or 'layers', not {thickness_unit!r}")
+        raise InputError(
+            f"thickness_unit must be 'A' or 'layers', not {thickness_unit!r}",
+            field="thickness_unit",
+        )
     in_planes = thickness_unit == "layers"
     # with in_unit_planes, SlabGenerator reads the vacuum in unit planes too
     vacuum = float(np.ceil(vacuum_A / bulk.lattice.d_hkl(miller))) if in_planes else vacuum_A
@@ -188,9 +281,11 @@ def slab_series(
     """
     layers = [int(n) for n in layers]
     if len(layers) < 2 or any(b <= a for a, b in itertools.pairwise(layers)):
-        raise InputError(f"layers {layers} must be at least two strictly increasing integers")
+        raise InputError(
+            f"layers {layers} must be at least two strictly increasing integers", field="layers"
+        )
     if layers[0] < 1:
-        raise InputError("a slab needs at least 1 layer")
+        raise InputError("a slab needs at least 1 layer", field="layers")
     series = []
     for n in layers:
         slabs = generate_slabs(
@@ -199,7 +294,8 @@ def slab_series(
         if termination_index >= len(slabs):
             raise InputError(
                 f"termination index {termination_index} out of range: {bulk.composition.reduced_formula}"
-                f"{tuple(miller)} has {len(slabs)} terminations"
+                f"{tuple(miller)} has {len(slabs)} terminations",
+                field="termination_index",
             )
         series.append(slabs[termination_index])
     areas = [s.area_A2 for s in series]
@@ -308,7 +404,7 @@ def face_signature(
     planes = atomic_planes(sub, tol_A)
     if side == "top":
         planes = planes[::-1]
-    area = float(np.linalg.norm(np.cross(sub.lattice.matrix[0], sub.lattice.matrix[1])))
+    area = in_plane_area_A2(sub)
     described, spacings = [], []
     z0 = float(np.mean(z[planes[0]]))
     for plane in planes[:n_planes]:
@@ -477,10 +573,11 @@ def termination_series(
     if not 0 < min_thickness_A < max_thickness_A:
         raise InputError(
             f"min thickness {min_thickness_A} Å must be positive and below the max thickness "
-            f"{max_thickness_A} Å"
+            f"{max_thickness_A} Å",
+            field="min_thickness_A",
         )
     if vacuum_A <= 0:
-        raise InputError("vacuum must be positive")
+        raise InputError("vacuum must be positive", field="vacuum_A")
     d = bulk.lattice.d_hkl(miller)
     generator = _generator(bulk, miller, max_thickness_A + 2 * d, vacuum_A)
     # the slab at the termination's shift directly: get_slabs() would build every shift and
@@ -494,12 +591,13 @@ def termination_series(
         if base is None:
             raise InputError(
                 f"could not build a symmetric slab of termination {termination.label}; "
-                "use a larger max thickness"
+                "use a larger max thickness",
+                field="max_thickness_A",
             )
         want_symmetric = True
     slabs: list[SeriesSlab] = []
     current = Structure.from_sites(base.sites, to_unit_cell=False)
-    area = float(np.linalg.norm(np.cross(current.lattice.matrix[0], current.lattice.matrix[1])))
+    area = in_plane_area_A2(current)
     while len(current) > 0:
         planes = atomic_planes(current)
         z = normal_coords_A(current)
@@ -538,6 +636,7 @@ def termination_series(
         raise InputError(
             f"fewer than two slabs of termination {termination.label} of "
             f"{bulk.composition.reduced_formula}{tuple(miller)} fit between "
-            f"{min_thickness_A} and {max_thickness_A} Å; raise the max thickness"
+            f"{min_thickness_A} and {max_thickness_A} Å; raise the max thickness",
+            field="max_thickness_A",
         )
     return slabs

@@ -33,6 +33,7 @@ termination (no symmetric slab) has W_ad only; its γ_int is null with the reaso
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -42,15 +43,18 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from ssbflow.analysis.adhesion import (
-    EV_PER_A2_TO_J_PER_M2,
-    contact_angle_deg,
+    GapScanStart,
+    contact_figures,
     contact_plane_migration,
-    fit_uber,
-    interface_energy_J_per_m2,
+    gap_scan_binding_J_per_m2,
+    headline_choice,
+    metal_rich_surface_energy_J_per_m2,
+    relaxation_start_gap,
+    screening_order,
     work_of_adhesion_J_per_m2,
 )
 from ssbflow.errors import InputError
-from ssbflow.schemas import ResultDocument
+from ssbflow.schemas import ResultDocument, as_model
 from ssbflow.structures.interfaces import (
     CandidateInfo,
     InterfaceCandidate,
@@ -60,18 +64,46 @@ from ssbflow.structures.interfaces import (
 from ssbflow.structures.slabs import check_miller, normal_coords_A
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
+    CalculatorMixin,
     provenance_for,
     task_energy_eV,
     task_failure,
     task_n_steps,
     task_structure,
+    with_calculator,
 )
 from ssbflow.workflows.refine import ML_STAGE_TAG, RefineMaker, RefinementBlock
 from ssbflow.workflows.stability import StabilityBlock, StabilityMaker, stability_block
-from ssbflow.workflows.surface import SurfaceEnergyMaker
+from ssbflow.workflows.surface import (
+    SurfaceEnergyDocument,
+    SurfaceEnergyMaker,
+    SurfaceEnergySet,
+    face_of,
+    lowest_surface_energy,
+    surface_documents,
+)
 
 #: Gap offsets (Å) around the initial gap for the rigid UBER scan.
 DEFAULT_GAP_OFFSETS_A = (-0.6, -0.3, 0.0, 0.3, 0.6, 1.0, 1.6, 2.5)
+
+#: Settings of `AdhesionMaker` that must be positive, with their largest sensible value.
+SETTING_LIMITS: tuple[tuple[str, float], ...] = (
+    ("max_strain", 0.3),
+    ("max_area_A2", 5000),
+    ("max_atoms", 5000),
+    ("metal_layers", 30),
+    ("electrolyte_layers", 30),
+    ("registry_grid", 6),
+    ("n_relax", 50),
+)
+
+
+def _check_bounded(value: float, field: str, largest: float) -> None:
+    """InputError unless ``0 < value <= largest`` (and finite), naming ``field``."""
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{field} must be a positive number, got {value}", field=field)
+    if value > largest:
+        raise InputError(f"{field}={value} is absurd; use a value up to {largest}", field=field)
 
 
 class CandidateResult(BaseModel):
@@ -128,6 +160,161 @@ class CandidateResult(BaseModel):
     migrated: bool = False
     flags: list[str] = Field(default_factory=list, description="reactive | migrated | polar")
 
+    @classmethod
+    def from_screening(
+        cls,
+        cand: CandidateInfo,
+        face: SurfaceEnergyDocument | None,
+        rigid_energies_eV: tuple[float | None, float | None, float | None],
+    ) -> CandidateResult:
+        """A screened candidate: its description, contact-face reference and rigid W_ad.
+
+        ``rigid_energies_eV``: interface, metal slab and electrolyte slab single points.
+        """
+        described = {name: getattr(cand, name) for name in _CANDIDATE_INFO_FIELDS}
+        reference = {}
+        if face is not None:
+            reference = {
+                "electrolyte_reference_termination": face.termination,
+                "electrolyte_reference_symmetric": bool(face.symmetric and not face.polar),
+                "electrolyte_reference_stoichiometric": face.stoichiometric,
+                "electrolyte_reference_converged": face.converged,
+            }
+        if None in rigid_energies_eV:
+            rigid = {"status": "failed", "failure_reason": "screening single point failed"}
+        else:
+            e_int, e_metal, e_electrolyte = rigid_energies_eV
+            rigid = {
+                "work_of_adhesion_ideal_initial_gap_J_per_m2": work_of_adhesion_J_per_m2(
+                    e_int, e_metal, e_electrolyte, cand.area_A2
+                )
+            }
+        return cls(initial_gap_A=cand.gap_A, **described, **reference, **rigid)
+
+    def with_relaxation(
+        self,
+        relaxed: RelaxedCandidate | None,
+        face: SurfaceEnergyDocument | None,
+        metal_surface_energy_J_per_m2: float | None,
+    ) -> CandidateResult:
+        """This selected candidate after relaxation (a copy): UBER figures of its gap scan,
+        relaxed W_ad, its own contact face's γ, θ, γ_int and flags."""
+        if relaxed is None:
+            return self.model_copy(
+                update={
+                    "status": "failed",
+                    "failure_reason": "relaxation jobs raised (see the job log)",
+                }
+            )
+        update: dict[str, Any] = {"n_force_evaluations": relaxed.n_force_evaluations}
+        fit = relaxed.gap_scan_fit
+        if fit is not None and fit.equilibrium_gap_A is not None:
+            update |= {
+                "uber_equilibrium_gap_A": fit.equilibrium_gap_A,
+                "work_of_adhesion_ideal_J_per_m2": fit.work_of_separation_J_per_m2,
+                "uber_length_scale_A": fit.length_scale_A,
+            }
+        if relaxed.failure_reason:
+            update |= {"status": "failed", "failure_reason": relaxed.failure_reason}
+            return self.model_copy(update=update)
+        w_ad = work_of_adhesion_J_per_m2(
+            relaxed.interface_energy_eV,
+            relaxed.metal_slab_energy_eV,
+            relaxed.electrolyte_slab_energy_eV,
+            self.area_A2,
+        )
+        flags = list(self.flags)
+        if relaxed.n_atoms_crossed:
+            flags.append("migrated")
+        gamma_face, reason, face_flag = _contact_face_energy(
+            face, self.electrolyte_termination_chemistry
+        )
+        if face_flag:
+            flags.append(face_flag)
+        figures = contact_figures(w_ad, metal_surface_energy_J_per_m2, gamma_face)
+        if figures.reactive:
+            flags.append("reactive")
+        if metal_surface_energy_J_per_m2 is None and reason is None:
+            reason = "metal surface energy unavailable"
+        update |= {
+            "status": "relaxed",
+            "work_of_adhesion_J_per_m2": w_ad,
+            "max_normal_displacement_A": relaxed.max_normal_displacement_A,
+            "n_atoms_crossed": relaxed.n_atoms_crossed,
+            "migrated": bool(relaxed.n_atoms_crossed),
+            "electrolyte_surface_energy_J_per_m2": gamma_face,
+            "interface_energy_reason": reason,
+            "contact_angle_deg": figures.contact_angle_deg,
+            "wetting": figures.wetting,
+            "interface_energy_J_per_m2": figures.interface_energy_J_per_m2,
+            "reactive": figures.reactive,
+            "flags": flags,
+        }
+        return self.model_copy(update=update)
+
+    def summary_warnings(self) -> list[str]:
+        """What the summary says about this relaxed candidate: reactive, migrated, no γ_int."""
+        said = []
+        if self.reactive:
+            said.append(
+                f"{self.label}: reactive contact: γ_int = {self.interface_energy_J_per_m2:.2f} "
+                "J/m² < 0 with consistent chemical potentials: the metal reduces or completes "
+                f"the {self.electrolyte_termination_chemistry} face "
+                f"({self.electrolyte_termination}); reported, not the headline"
+            )
+        if self.migrated:
+            said.append(
+                f"{self.label}: {self.n_atoms_crossed} atom(s) crossed the contact plane during "
+                f"relaxation (largest normal displacement {self.max_normal_displacement_A:.2f} "
+                "Å); flagged, not ranked"
+            )
+        if self.interface_energy_J_per_m2 is None and self.interface_energy_reason:
+            said.append(f"{self.label}: γ_int not computed: {self.interface_energy_reason}")
+        return said
+
+
+#: `CandidateInfo` fields a `CandidateResult` carries under the same name.
+_CANDIDATE_INFO_FIELDS = (
+    "label",
+    "metal_termination",
+    "electrolyte_termination",
+    "registry_index",
+    "match_index",
+    "in_plane_offset",
+    "strain_percent",
+    "area_A2",
+    "n_atoms",
+    "electrolyte_termination_chemistry",
+)
+
+
+def _contact_face_energy(
+    face: SurfaceEnergyDocument | None, chemistry: str
+) -> tuple[float | None, str | None, str | None]:
+    """γ of a candidate's own contact face (metal-rich limit), or why it is undefined.
+
+    Returns
+    -------
+    gamma_J_per_m2, reason, flag
+        The face energy (``None`` when undefined), why it is undefined, and the candidate
+        flag that says so ("no face reference", "polar"; ``None`` otherwise).
+    """
+    if face is None:
+        reason = f"no surface-energy termination matches this contact face ({chemistry})"
+        return None, reason, "no face reference"
+    if face.polar:
+        reason = (
+            f"polar termination {face.termination}: no symmetric slab exists, so the face "
+            "energy is undefined; W_ad (which needs no face separation) is reported"
+        )
+        return None, reason, "polar"
+    if face.status != "successful" or face.surface_energy_J_per_m2 is None:
+        return None, f"face energy failed: {face.failure_reason}", None
+    gamma = metal_rich_surface_energy_J_per_m2(face.surface_energy_J_per_m2, face.delta_mu_metal_eV)
+    if gamma is None:
+        return None, "face energy not at the metal-rich limit (Δμ_M ≠ 0)", None
+    return gamma, None, None
+
 
 class ElectrolyteFace(BaseModel):
     """Surface energy of one termination of the electrolyte's contact plane."""
@@ -143,6 +330,27 @@ class ElectrolyteFace(BaseModel):
     thickness_A: float | None = None
     status: str
     failure_reason: str | None = None
+
+    @classmethod
+    def from_surface_document(cls, doc: SurfaceEnergyDocument) -> ElectrolyteFace:
+        """The summary row of one electrolyte termination's surface-energy document."""
+        same = {name: getattr(doc, name) for name in _FACE_FIELDS}
+        return cls(chemistry=doc.termination_chemistry, **same)
+
+
+#: `SurfaceEnergyDocument` fields an `ElectrolyteFace` carries under the same name.
+_FACE_FIELDS = (
+    "termination",
+    "surface_energy_J_per_m2",
+    "dgamma_d_delta_mu_metal_J_per_m2_per_eV",
+    "symmetric",
+    "stoichiometric",
+    "polar",
+    "converged",
+    "thickness_A",
+    "status",
+    "failure_reason",
+)
 
 
 class AdhesionDocument(ResultDocument):
@@ -216,9 +424,195 @@ class AdhesionDocument(ResultDocument):
         "cos θ = W_ad/γ_metal - 1, θ = 0 when W_ad >= 2 γ_metal.",
     )
 
+    @classmethod
+    def from_failure(cls, study: AdhesionStudy, problems: list[str]) -> AdhesionDocument:
+        """A failed study that screened nothing: identity and the reasons, no numbers."""
+        return cls(status="failed", failure_reason="; ".join(problems), **study.fields())
+
+    @classmethod
+    def from_candidates(
+        cls,
+        study: AdhesionStudy,
+        candidates: list[CandidateResult],
+        relaxed: dict[str, RelaxedCandidate],
+        metal_surface: SurfaceEnergyDocument | None,
+        faces: list[SurfaceEnergyDocument],
+        problems: list[str],
+        warnings: list[str],
+        n_force_evaluations: int,
+    ) -> AdhesionDocument:
+        """The summary of every candidate, with the headline contact chosen.
+
+        Parameters
+        ----------
+        study
+            Who and what was studied (names, planes, provenance, stability block).
+        candidates
+            Every candidate, screened and (selected ones) relaxed.
+        relaxed
+            Relaxation results by label: the headline's structures come from here.
+        metal_surface
+            γ_metal's termination (``None`` when it failed); its γ must be positive.
+        faces
+            Surface-energy documents of every electrolyte termination.
+        problems
+            Failures of inputs (bulks, metal surface energy): the study is failed.
+        warnings
+            Warnings so far (metal surface, gap scans); candidate warnings are added.
+        n_force_evaluations
+            Total force/energy evaluations of the study.
+        """
+        gamma_m = _usable_metal_surface_energy(metal_surface)
+        relaxed_ok = [c for c in candidates if c.status == "relaxed"]
+        fields = {
+            **study.fields(),
+            "candidates": candidates,
+            "n_candidates": len(candidates),
+            "n_relaxed": len(relaxed_ok),
+            "n_force_evaluations": n_force_evaluations,
+            "metal_surface_energy_J_per_m2": gamma_m,
+            "metal_surface_termination": None
+            if metal_surface is None
+            else metal_surface.termination,
+            "metal_surface_converged": None if metal_surface is None else metal_surface.converged,
+            "electrolyte_faces": [ElectrolyteFace.from_surface_document(f) for f in faces],
+        }
+        if not relaxed_ok or problems:
+            reasons = problems + [
+                f"{c.label}: {c.failure_reason}" for c in candidates if c.status == "failed"
+            ]
+            return cls(
+                status="failed",
+                failure_reason="; ".join(reasons) or "no candidate relaxed successfully",
+                warnings=warnings,
+                **fields,
+            )
+        fields["warnings"] = [*warnings, *(w for c in relaxed_ok for w in c.summary_warnings())]
+        fields["reactive_candidates"] = [c.label for c in relaxed_ok if c.reactive]
+        choice = headline_choice(
+            [c.interface_energy_J_per_m2 for c in relaxed_ok],
+            [c.work_of_adhesion_J_per_m2 for c in relaxed_ok],
+            [c.reactive for c in relaxed_ok],
+            [c.migrated for c in relaxed_ok],
+        )
+        if choice.index is None:
+            return cls(**fields, **_no_headline(study, choice.criterion))
+        best = relaxed_ok[choice.index]
+        found = relaxed[best.label]
+        headline = {name: getattr(best, name) for name in _HEADLINE_FIELDS}
+        if choice.criterion == "largest work of adhesion":
+            headline["selection_criterion"] = "largest relaxed W_ad (γ_int unavailable)"
+        if gamma_m is None:
+            headline["status"] = "failed"
+            headline["failure_reason"] = "; ".join(problems) or "metal surface energy unavailable"
+        return cls(
+            **fields,
+            **headline,
+            selected_label=best.label,
+            equilibrium_gap_A=best.uber_equilibrium_gap_A,
+            headline=_headline_text(study, best),
+            structures={
+                "interface": found.interface,
+                "metal_slab": found.metal_slab,
+                "electrolyte_slab": found.electrolyte_slab,
+            },
+        )
+
+
+#: `CandidateResult` fields the headline candidate gives the summary under the same name.
+_HEADLINE_FIELDS = (
+    "work_of_adhesion_J_per_m2",
+    "work_of_adhesion_ideal_J_per_m2",
+    "interface_energy_J_per_m2",
+    "electrolyte_surface_energy_J_per_m2",
+    "electrolyte_termination",
+    "electrolyte_termination_chemistry",
+    "electrolyte_reference_symmetric",
+    "contact_angle_deg",
+    "wetting",
+    "strain_percent",
+    "area_A2",
+    "n_atoms",
+)
+
+
+@dataclass(frozen=True)
+class AdhesionStudy:
+    """Who and what an adhesion summary is about: the fields every summary carries."""
+
+    metal: str
+    electrolyte: str
+    formula: str
+    metal_miller: tuple[int, int, int]
+    electrolyte_miller: tuple[int, int, int]
+    strained_side: str
+    provenance: dict[str, Any]
+    tags: list[str]
+    stability: StabilityBlock | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The `AdhesionDocument` fields of this study."""
+        return {
+            "system": f"{self.metal}/{self.electrolyte}",
+            "formula": self.formula,
+            "calculator": self.provenance["calculator"],
+            "provenance": self.provenance,
+            "metal": self.metal,
+            "electrolyte": self.electrolyte,
+            "metal_miller": tuple(self.metal_miller),
+            "electrolyte_miller": tuple(self.electrolyte_miller),
+            "strained_side": self.strained_side,
+            "tags": self.tags,
+            "stability": self.stability,
+            "headline_level_of_theory": self.provenance.get("level_of_theory"),
+        }
+
+
+def _usable_metal_surface_energy(metal_surface: SurfaceEnergyDocument | None) -> float | None:
+    """γ_metal in J/m² when it is there and positive (``None`` otherwise)."""
+    if metal_surface is None or metal_surface.surface_energy_J_per_m2 <= 0:
+        return None
+    return metal_surface.surface_energy_J_per_m2
+
+
+def _no_headline(study: AdhesionStudy, criterion: str) -> dict[str, Any]:
+    """Summary fields when no candidate can be the headline (``criterion`` says why)."""
+    if criterion == "all reactive":
+        return {
+            "reactive": True,
+            "selection_criterion": "none: every candidate is reactive",
+            "headline": (
+                f"The {study.electrolyte}{tuple(study.electrolyte_miller)} face is unstable "
+                f"against {study.metal}: every relaxed contact has γ_int < 0 (the metal reduces "
+                "or completes the face); no stable interface to report"
+            ),
+        }
+    return {
+        "selection_criterion": "none: every relaxed candidate migrated or is reactive",
+        "headline": (
+            "No relaxed candidate kept its contact plane and a non-negative γ_int; see the "
+            "flagged candidates"
+        ),
+    }
+
+
+def _headline_text(study: AdhesionStudy, best: CandidateResult) -> str:
+    """The result in one sentence."""
+    gamma_text = (
+        f"γ_int = {best.interface_energy_J_per_m2:.2f} J/m²"
+        if best.interface_energy_J_per_m2 is not None
+        else f"γ_int undefined ({best.interface_energy_reason})"
+    )
+    return (
+        f"{study.metal}{tuple(study.metal_miller)} on the "
+        f"{best.electrolyte_termination_chemistry} {study.electrolyte}"
+        f"{tuple(study.electrolyte_miller)} face: W_ad = "
+        f"{best.work_of_adhesion_J_per_m2:.2f} J/m², {gamma_text}"
+    )
+
 
 @dataclass
-class AdhesionMaker(Maker):
+class AdhesionMaker(CalculatorMixin, Maker):
     """Adhesion and wetting of a metal on a solid electrolyte.
 
     Parameters
@@ -309,39 +703,26 @@ class AdhesionMaker(Maker):
     def from_calculator(
         cls, calculator_name: str, calculator_kwargs: dict | None = None, **settings: Any
     ) -> AdhesionMaker:
-        """All steps with one named calculator (see `ssbflow.calculators`)."""
-        kw = dict(calculator_kwargs or {})
-        relax = CalcRelaxMaker(
-            name="interface relax",
-            relax_cell=False,
-            steps=300,
-            calculator_name=calculator_name,
-            calculator_kwargs=kw,
+        """All steps with one named calculator (see `ssbflow.calculators`).
+
+        The default makers, the surface-energy bulk reference computed by single points
+        (``"bulk reference"``), every calculator switched by `with_calculator`; then
+        ``settings`` (fields of this class) applied as given.
+        """
+        surface = replace(SurfaceEnergyMaker(), static_maker=CalcStaticMaker(name="bulk reference"))
+        plain = with_calculator(
+            cls(surface_energy_maker=surface), calculator_name, calculator_kwargs
         )
-        return cls(
-            bulk_relax_maker=CalcRelaxMaker(
-                name="bulk relax",
-                relax_cell=True,
-                calculator_name=calculator_name,
-                calculator_kwargs=kw,
-            ),
-            static_maker=CalcStaticMaker(
-                name="single point", calculator_name=calculator_name, calculator_kwargs=kw
-            ),
-            relax_maker=relax,
-            surface_energy_maker=SurfaceEnergyMaker(
-                relax_maker=CalcRelaxMaker(
-                    name="slab relax",
-                    relax_cell=False,
-                    calculator_name=calculator_name,
-                    calculator_kwargs=kw,
-                ),
-                static_maker=CalcStaticMaker(
-                    name="bulk reference", calculator_name=calculator_name, calculator_kwargs=kw
-                ),
-            ),
-            **settings,
-        )
+        return replace(plain, **settings)
+
+    def with_calculator(self, name: str, kwargs: dict[str, Any] | None = None) -> AdhesionMaker:
+        """A copy whose every calculator maker uses calculator ``name`` (`with_calculator`).
+
+        The DFT refinement (``refine_maker``) keeps its own calculator: it is the second
+        level of theory, chosen separately (`ssbflow.workflows.refine.refine_maker_for`).
+        """
+        switched = with_calculator(replace(self, refine_maker=None), name, kwargs)
+        return replace(switched, refine_maker=self.refine_maker)
 
     def settings(self) -> dict[str, Any]:
         """The scalar settings of this study, for provenance."""
@@ -352,24 +733,54 @@ class AdhesionMaker(Maker):
         ).split()
         return {k: getattr(self, k) for k in keys}
 
-    def validate(self) -> None:
-        """Raise InputError for impossible settings."""
-        self.metal_miller = check_miller(self.metal_miller, "metal Miller index")
-        self.electrolyte_miller = check_miller(self.electrolyte_miller, "electrolyte Miller index")
-        if not 0 < self.max_strain <= 0.3:
-            raise InputError(f"max strain {self.max_strain} must be in (0, 0.3] (0.05 = 5 %)")
-        if not 0 < self.max_area_A2 <= 5000:
-            raise InputError(f"max area {self.max_area_A2} Å² must be in (0, 5000]")
-        if not 0 < self.max_atoms <= 5000:
-            raise InputError(f"max atoms {self.max_atoms} must be in (0, 5000]")
-        if self.n_relax < 1:
-            raise InputError("n_relax must be at least 1")
+    def validate(self) -> AdhesionMaker:
+        """A copy with normalised Miller indices; InputError for impossible settings.
+
+        Every bound of the study's settings is checked here, once; the error names the
+        field (``InputError.field``) and the fix.
+        """
+        metal_miller = check_miller(self.metal_miller, "metal Miller index", "metal_miller")
+        electrolyte_miller = check_miller(
+            self.electrolyte_miller, "electrolyte Miller index", "electrolyte_miller"
+        )
+        for name, largest in SETTING_LIMITS:
+            _check_bounded(getattr(self, name), name, largest)
         if self.gap_A is not None and not 0.5 <= self.gap_A <= 6:
-            raise InputError(f"initial gap {self.gap_A} Å must be in [0.5, 6]")
+            raise InputError(f"gap_A {self.gap_A} Å must be in [0.5, 6]", field="gap_A")
         if self.gap_offsets_A and len(self.gap_offsets_A) < 4:
-            raise InputError("a UBER gap scan needs at least 4 offsets (or none to skip it)")
+            raise InputError(
+                "gap_offsets_A: a UBER gap scan needs at least 4 offsets (or none to skip it)",
+                field="gap_offsets_A",
+            )
         if self.gap_offsets_A and min(self.gap_offsets_A) + (self.gap_A or 1.5) < 0.5:
-            raise InputError("the gap scan would bring the slabs closer than 0.5 Å")
+            raise InputError(
+                "gap_offsets_A: the gap scan would bring the slabs closer than 0.5 Å; use "
+                "larger offsets",
+                field="gap_offsets_A",
+            )
+        return replace(self, metal_miller=metal_miller, electrolyte_miller=electrolyte_miller)
+
+    def check_inputs(self, metal: Structure, electrolyte: Structure) -> AdhesionMaker:
+        """Fail fast, before anything is stored: valid settings, and limits that admit an
+        interface candidate of these bulks (as given, at the default or set gap).
+
+        Returns
+        -------
+        AdhesionMaker
+            The validated copy (`validate`).
+
+        Raises
+        ------
+        InputError
+            Impossible settings, or no candidate within the limits (the error says which
+            limit to raise).
+        """
+        maker = self.validate()
+        kwargs = maker.candidate_kwargs()
+        if kwargs["gap_A"] is None:
+            kwargs["gap_A"] = default_gap_A(metal, electrolyte)
+        build_interface_candidates(metal, electrolyte, **kwargs)
+        return maker
 
     def candidate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `build_interface_candidates` (gap filled in at run time)."""
@@ -406,19 +817,23 @@ class AdhesionMaker(Maker):
         metal_name, electrolyte_name
             Names for the summary (default: reduced formulas).
         """
-        self.validate()
+        return self.validate()._make(metal, electrolyte, metal_name, electrolyte_name)
+
+    def _make(
+        self,
+        metal: Structure,
+        electrolyte: Structure,
+        metal_name: str | None,
+        electrolyte_name: str | None,
+    ) -> Flow:
+        """`make` of a validated maker."""
         if self.refine_maker is not None:
             self.refine_maker.validate()
-        from ssbflow.structures.library import is_metal
         from ssbflow.validation import check_min_distance
 
         check_min_distance(metal, "metal")
         check_min_distance(electrolyte, "electrolyte")
-        if not is_metal(metal):
-            raise InputError(
-                f"'{metal.composition.reduced_formula}' is not a metal; give a metal such as Li, Na "
-                "or K as METAL (the electrolyte comes second)"
-            )
+        check_metal(metal)
         metal_name = metal_name or metal.composition.reduced_formula
         electrolyte_name = electrolyte_name or electrolyte.composition.reduced_formula
         jobs: list = []
@@ -502,6 +917,20 @@ class AdhesionMaker(Maker):
 
 # --------------------------------------------------------------------------------------
 # screening
+
+
+def check_metal(metal: Structure, name: str | None = None) -> None:
+    """InputError unless ``metal`` (the first structure of a study, named ``name``) is a
+    metal."""
+    from ssbflow.structures.library import is_metal
+
+    if not is_metal(metal):
+        formula = metal.composition.reduced_formula
+        raise InputError(
+            f"METAL '{name or formula}' ({formula}) is not a metal; give a metal such as Li, "
+            "Na or K first, then the electrolyte",
+            field="metal",
+        )
 
 
 def default_gap_A(metal: Structure, electrolyte: Structure) -> float:
@@ -607,25 +1036,16 @@ def rank_candidates(
         w = work_of_adhesion_J_per_m2(e_int[i], e_m[i], e_e[i], cand.area_A2)
         scores.append(w)
     # best registry per (match, termination pair), then best pairs by rigid W_ad
-    best: dict[tuple, tuple[float, str]] = {}
-    for cand, w in zip(candidates, scores, strict=True):
-        if w is None:
-            continue
-        key = (cand.match_index, cand.metal_termination, cand.electrolyte_termination)
-        if key not in best or w > best[key][0]:
-            best[key] = (w, cand.label)
-    firsts = sorted(best.values(), reverse=True)
-    rest = sorted(
-        ((w, c.label) for c, w in zip(candidates, scores, strict=True) if w is not None),
-        reverse=True,
+    order = screening_order(
+        scores,
+        [(c.match_index, c.metal_termination, c.electrolyte_termination) for c in candidates],
+        [c.label for c in candidates],
     )
     by_label = {c.label: c for c in candidates}
     energy = {c.label: e for c, e in zip(candidates, e_int, strict=True)}
     selected: list[str] = []
     equivalent: dict[str, str] = {}
-    for _, label in [*firsts, *rest]:
-        if label in selected or label in equivalent:
-            continue
+    for label in order:
         # symmetry-equivalent registries (same rigid energy and structure) relax alike:
         # relaxing both would spend the relaxation budget on one configuration twice
         twin = next(
@@ -663,6 +1083,29 @@ def rank_candidates(
 # relaxation of the selected candidates
 
 
+class GapScanFit(BaseModel):
+    """The UBER fit of one candidate's rigid gap scan, done once (`relax_at_best_gap`)."""
+
+    equilibrium_gap_A: float | None = Field(None, description="Fitted equilibrium gap, Å")
+    work_of_separation_J_per_m2: float | None = Field(
+        None, description="Ideal work of separation (UBER well depth), J/m²"
+    )
+    length_scale_A: float | None = Field(None, description="UBER length scale, Å")
+    note: str | None = Field(None, description="Why the relaxation did not start at the fitted gap")
+
+    @classmethod
+    def from_start(cls, start: GapScanStart) -> GapScanFit:
+        """The stored form of `ssbflow.analysis.adhesion.relaxation_start_gap`'s answer."""
+        if start.fit is None:
+            return cls(note=start.note)
+        return cls(
+            equilibrium_gap_A=start.fit.equilibrium_gap_A,
+            work_of_separation_J_per_m2=start.fit.work_of_separation_J_per_m2,
+            length_scale_A=start.fit.length_scale_A,
+            note=start.note,
+        )
+
+
 class RelaxedCandidate(BaseModel):
     """Energies of one relaxed candidate and its references."""
 
@@ -680,6 +1123,9 @@ class RelaxedCandidate(BaseModel):
     n_force_evaluations: int = 0
     max_normal_displacement_A: float | None = None
     n_atoms_crossed: int | None = None
+    gap_scan_fit: GapScanFit | None = Field(
+        None, description="UBER fit of the gap scan (None: no scan was run)"
+    )
 
 
 def _with_gap(cand: InterfaceCandidate, gap_A: float) -> Structure:
@@ -737,27 +1183,19 @@ def relax_at_best_gap(
     electrolyte_slab_energy_eV: float | None,
     relax_maker: Maker,
 ) -> Response:
-    """Fit the gap scan (UBER), then relax the interface and both slabs from there."""
-    binding: list[float | None] = []
-    for doc in scan_docs:
-        e = task_energy_eV(doc)
-        if e is None or metal_slab_energy_eV is None or electrolyte_slab_energy_eV is None:
-            binding.append(None)
-        else:
-            binding.append(
-                (e - metal_slab_energy_eV - electrolyte_slab_energy_eV)
-                / cand.area_A2
-                * EV_PER_A2_TO_J_PER_M2
-            )
-    start_gap = cand.gap_A
-    valid = [(g, b) for g, b in zip(gaps_A, binding, strict=True) if b is not None]
-    if len(valid) >= 4:
-        try:
-            fit = fit_uber([g for g, _ in valid], [b for _, b in valid])
-            if min(gaps_A) <= fit.equilibrium_gap_A <= max(gaps_A):
-                start_gap = fit.equilibrium_gap_A
-        except ValueError:
-            start_gap = min(valid, key=lambda gb: gb[1])[0]
+    """Fit the gap scan (UBER), then relax the interface and both slabs from there.
+
+    The fit is done here, once; it travels to the summary in the `RelaxedCandidate`
+    (``gap_scan_fit``), with a note when the relaxation could not start at the fitted gap.
+    """
+    binding = gap_scan_binding_J_per_m2(
+        [task_energy_eV(doc) for doc in scan_docs],
+        metal_slab_energy_eV,
+        electrolyte_slab_energy_eV,
+        cand.area_A2,
+    )
+    start = relaxation_start_gap(gaps_A, binding, cand.gap_A)
+    start_gap = start.start_gap_A
     interface = _with_gap(cand, start_gap)
     j_int = relax_maker.make(interface)
     j_int.name = f"relax interface {cand.label}"
@@ -775,6 +1213,7 @@ def relax_at_best_gap(
         j_e.output,
         len(gaps_A),
         interface,
+        GapScanFit.from_start(start) if gaps_A else None,
     )
     collect.config.on_missing_references = OnMissing.NONE
     return Response(replace=Flow([j_int, j_m, j_e, collect], output=collect.output))
@@ -791,10 +1230,11 @@ def collect_relaxed(
     electrolyte_doc: Any,
     n_scan: int,
     start: Structure | None = None,
+    gap_scan_fit: GapScanFit | None = None,
 ) -> RelaxedCandidate:
     """Check the three relaxations (a failed one marks the candidate failed with why) and
     measure how far atoms moved across the contact plane (``start``: the interface before
-    relaxation)."""
+    relaxation); ``gap_scan_fit`` is carried to the summary."""
     reasons = [
         r
         for r in (
@@ -812,6 +1252,7 @@ def collect_relaxed(
         start_gap_A=start_gap_A,
         failure_reason="; ".join(reasons) or None,
         n_force_evaluations=n_evals,
+        gap_scan_fit=gap_scan_fit,
     )
     if not reasons:
         result.interface_energy_eV = task_energy_eV(interface_doc)
@@ -852,37 +1293,56 @@ def gather_relaxed(results: list[RelaxedCandidate | None]) -> list[RelaxedCandid
 # summary
 
 
-def _as_model(value: Any, model: type[BaseModel]) -> Any:
-    if value is None or isinstance(value, model):
-        return value
-    if isinstance(value, dict):
-        return model.model_validate({k: v for k, v in value.items() if not k.startswith("@")})
-    return value
+#: A task document as jobflow hands it over: the model, its dict, or ``None`` (not run).
+TaskDocument = BaseModel | dict[str, Any] | None
 
 
-def _electrolyte_faces(electrolyte_surfaces: Any) -> list:
-    from ssbflow.workflows.surface import surface_documents
-
-    return surface_documents(electrolyte_surfaces)
-
-
-def _face_for(cand: CandidateInfo, faces: list):
+def _face_for(
+    cand: CandidateInfo, faces: list[SurfaceEnergyDocument]
+) -> SurfaceEnergyDocument | None:
     """The electrolyte surface-energy document whose face is the candidate's contact face."""
-    from ssbflow.workflows.surface import face_of
-
     contact = cand.contact_face()
     if not contact.planes:
         return None
     return next((f for f in faces if face_of(f).matches(contact)), None)
 
 
+def _input_problems(
+    metal_doc: TaskDocument,
+    electrolyte_doc: TaskDocument,
+    screening: ScreeningResult | None,
+    metal_surfaces: list[SurfaceEnergyDocument],
+    metal_surface: SurfaceEnergyDocument | None,
+) -> list[str]:
+    """Why the study's inputs (bulks, screening, γ_metal) cannot be used; empty when they can."""
+    problems = [
+        reason
+        for reason in (
+            task_failure(metal_doc, "metal bulk"),
+            task_failure(electrolyte_doc, "electrolyte bulk"),
+        )
+        if reason
+    ]
+    if screening is None:
+        problems.append("screening of interface candidates did not complete")
+    if metal_surface is None:
+        reasons = "; ".join(d.failure_reason for d in metal_surfaces if d.failure_reason)
+        problems.append("metal surface energy failed: " + (reasons or "no result"))
+    elif metal_surface.surface_energy_J_per_m2 <= 0:
+        problems.append(
+            "metal surface energy is not positive "
+            f"({metal_surface.surface_energy_J_per_m2:.3f} J/m²)"
+        )
+    return problems
+
+
 @job(name="adhesion summary")
 def summarize_adhesion(
-    metal_doc: Any,
-    electrolyte_doc: Any,
-    metal_surface: Any,
-    screening: Any,
-    relaxed: Any,
+    metal_doc: TaskDocument,
+    electrolyte_doc: TaskDocument,
+    metal_surface: SurfaceEnergySet | dict[str, Any] | None,
+    screening: ScreeningResult | dict[str, Any] | None,
+    relaxed: list[RelaxedCandidate | dict[str, Any] | None] | None,
     metal_name: str,
     electrolyte_name: str,
     metal_formula: str,
@@ -890,287 +1350,70 @@ def summarize_adhesion(
     metal_miller: tuple[int, int, int],
     electrolyte_miller: tuple[int, int, int],
     strained_side: str,
-    provenance: dict,
+    provenance: dict[str, Any],
     tags: list[str],
-    electrolyte_surfaces: Any = None,
-    stability: Any = None,
+    electrolyte_surfaces: SurfaceEnergySet | dict[str, Any] | None = None,
+    stability: dict[str, Any] | None = None,
 ) -> AdhesionDocument:
     """W_ad, γ_int, θ for each relaxed candidate, each with its own contact-face energy;
     flag reactive and migrated candidates; the headline is the lowest-γ_int candidate
-    that is neither."""
-    from ssbflow.workflows.surface import lowest_surface_energy, surface_documents
-
-    screening = _as_model(screening, ScreeningResult)
-    metal_docs = surface_documents(metal_surface)
-    best_metal = lowest_surface_energy(metal_docs)
-    faces = _electrolyte_faces(electrolyte_surfaces)
-    relaxed = [_as_model(r, RelaxedCandidate) for r in (relaxed or [])]
-    base = {
-        "system": f"{metal_name}/{electrolyte_name}",
-        "formula": electrolyte_formula,
-        "calculator": provenance["calculator"],
-        "provenance": provenance,
-        "metal": metal_name,
-        "electrolyte": electrolyte_name,
-        "metal_miller": tuple(metal_miller),
-        "electrolyte_miller": tuple(electrolyte_miller),
-        "strained_side": strained_side,
-        "tags": tags,
-        "stability": stability_block(stability),
-        "headline_level_of_theory": provenance.get("level_of_theory"),
-    }
-    problems = []
-    for what, doc in (("metal bulk", metal_doc), ("electrolyte bulk", electrolyte_doc)):
-        reason = task_failure(doc, what)
-        if reason:
-            problems.append(reason)
-    if screening is None:
-        problems.append("screening of interface candidates did not complete")
-    gamma_m = None
-    if best_metal is None:
-        reasons = [d.failure_reason for d in metal_docs]
-        problems.append(
-            "metal surface energy failed: " + ("; ".join(r for r in reasons if r) or "no result")
-        )
-    else:
-        gamma_m = best_metal.surface_energy_J_per_m2
-        if gamma_m <= 0:
-            problems.append(f"metal surface energy is not positive ({gamma_m:.3f} J/m²)")
-            gamma_m = None
+    that is neither (`AdhesionDocument.from_candidates`). ``metal_formula`` is unused."""
+    study = AdhesionStudy(
+        metal=metal_name,
+        electrolyte=electrolyte_name,
+        formula=electrolyte_formula,
+        metal_miller=metal_miller,
+        electrolyte_miller=electrolyte_miller,
+        strained_side=strained_side,
+        provenance=provenance,
+        tags=tags,
+        stability=stability_block(stability),
+    )
+    screening = as_model(screening, ScreeningResult)
+    metal_surfaces = surface_documents(metal_surface)
+    best_metal = lowest_surface_energy(metal_surfaces)
+    problems = _input_problems(metal_doc, electrolyte_doc, screening, metal_surfaces, best_metal)
     if problems and screening is None:
-        return AdhesionDocument(status="failed", failure_reason="; ".join(problems), **base)
-
-    results: list[CandidateResult] = []
-    relaxed_by_label = {r.label: r for r in relaxed if r is not None}
-    total_evals = screening.n_force_evaluations
-    total_evals += sum(d.n_force_evaluations for d in metal_docs)
-    total_evals += sum(f.n_force_evaluations for f in faces)
+        return AdhesionDocument.from_failure(study, problems)
+    gamma_m = _usable_metal_surface_energy(best_metal)
+    faces = surface_documents(electrolyte_surfaces)
+    relaxed_by_label = {
+        r.label: r for r in (as_model(r, RelaxedCandidate) for r in relaxed or []) if r is not None
+    }
     warnings: list[str] = []
     if best_metal is not None and not best_metal.converged:
         warnings.append(f"metal surface energy: {'; '.join(best_metal.warnings)}")
+    candidates = []
     for i, cand in enumerate(screening.candidates):
-        res = CandidateResult(
-            label=cand.label,
-            metal_termination=cand.metal_termination,
-            electrolyte_termination=cand.electrolyte_termination,
-            registry_index=cand.registry_index,
-            match_index=cand.match_index,
-            in_plane_offset=cand.in_plane_offset,
-            strain_percent=cand.strain_percent,
-            area_A2=cand.area_A2,
-            n_atoms=cand.n_atoms,
-            initial_gap_A=cand.gap_A,
-            electrolyte_termination_chemistry=cand.electrolyte_termination_chemistry,
-        )
         face = _face_for(cand, faces)
-        if face is not None:
-            res.electrolyte_reference_termination = face.termination
-            res.electrolyte_reference_symmetric = bool(face.symmetric and not face.polar)
-            res.electrolyte_reference_stoichiometric = face.stoichiometric
-            res.electrolyte_reference_converged = face.converged
-        e_i, e_m, e_e = (
-            screening.interface_energies_eV[i],
-            screening.metal_slab_energies_eV[i],
-            screening.electrolyte_slab_energies_eV[i],
+        result = CandidateResult.from_screening(
+            cand,
+            face,
+            (
+                screening.interface_energies_eV[i],
+                screening.metal_slab_energies_eV[i],
+                screening.electrolyte_slab_energies_eV[i],
+            ),
         )
-        if None in (e_i, e_m, e_e):
-            res.status = "failed"
-            res.failure_reason = "screening single point failed"
-        else:
-            res.work_of_adhesion_ideal_initial_gap_J_per_m2 = work_of_adhesion_J_per_m2(
-                e_i, e_m, e_e, cand.area_A2
-            )
         if cand.label in screening.selected:
-            rc = relaxed_by_label.get(cand.label)
-            if rc is None:
-                res.status = "failed"
-                res.failure_reason = "relaxation jobs raised (see the job log)"
-            else:
-                total_evals += rc.n_force_evaluations
-                res.n_force_evaluations = rc.n_force_evaluations
-                valid = [
-                    (g, b)
-                    for g, b in zip(rc.uber_gaps_A, rc.uber_binding_J_per_m2, strict=True)
-                    if b is not None
-                ]
-                if len(valid) >= 4:
-                    try:
-                        fit = fit_uber([g for g, _ in valid], [b for _, b in valid])
-                        res.uber_equilibrium_gap_A = fit.equilibrium_gap_A
-                        res.work_of_adhesion_ideal_J_per_m2 = fit.work_of_separation_J_per_m2
-                        res.uber_length_scale_A = fit.length_scale_A
-                    except ValueError as exc:
-                        warnings.append(f"{cand.label}: UBER fit failed ({exc})")
-                if rc.failure_reason:
-                    res.status = "failed"
-                    res.failure_reason = rc.failure_reason
-                else:
-                    res.status = "relaxed"
-                    res.work_of_adhesion_J_per_m2 = work_of_adhesion_J_per_m2(
-                        rc.interface_energy_eV,
-                        rc.metal_slab_energy_eV,
-                        rc.electrolyte_slab_energy_eV,
-                        cand.area_A2,
-                    )
-                    res.max_normal_displacement_A = rc.max_normal_displacement_A
-                    res.n_atoms_crossed = rc.n_atoms_crossed
-                    if rc.n_atoms_crossed:
-                        res.migrated = True
-                        res.flags.append("migrated")
-                    _face_energy(res, face)
-                    if gamma_m is not None:
-                        theta, wet = contact_angle_deg(res.work_of_adhesion_J_per_m2, gamma_m)
-                        res.contact_angle_deg, res.wetting = theta, wet
-                        if res.electrolyte_surface_energy_J_per_m2 is not None:
-                            res.interface_energy_J_per_m2 = interface_energy_J_per_m2(
-                                gamma_m,
-                                res.electrolyte_surface_energy_J_per_m2,
-                                res.work_of_adhesion_J_per_m2,
-                            )
-                            res.reactive = res.interface_energy_J_per_m2 < 0
-                            if res.reactive:
-                                res.flags.append("reactive")
-                    elif res.interface_energy_reason is None:
-                        res.interface_energy_reason = "metal surface energy unavailable"
-        results.append(res)
-
-    relaxed_ok = [r for r in results if r.status == "relaxed"]
-    doc = AdhesionDocument(
-        candidates=results,
-        n_candidates=len(results),
-        n_relaxed=len(relaxed_ok),
-        n_force_evaluations=total_evals,
-        metal_surface_energy_J_per_m2=gamma_m,
-        metal_surface_termination=None if best_metal is None else best_metal.termination,
-        metal_surface_converged=None if best_metal is None else best_metal.converged,
-        electrolyte_faces=[
-            ElectrolyteFace(
-                termination=f.termination,
-                chemistry=f.termination_chemistry,
-                surface_energy_J_per_m2=f.surface_energy_J_per_m2,
-                dgamma_d_delta_mu_metal_J_per_m2_per_eV=f.dgamma_d_delta_mu_metal_J_per_m2_per_eV,
-                symmetric=f.symmetric,
-                stoichiometric=f.stoichiometric,
-                polar=f.polar,
-                converged=f.converged,
-                thickness_A=f.thickness_A,
-                status=f.status,
-                failure_reason=f.failure_reason,
-            )
-            for f in faces
-        ],
+            found = relaxed_by_label.get(cand.label)
+            result = result.with_relaxation(found, face, gamma_m)
+            if found is not None and found.gap_scan_fit and found.gap_scan_fit.note:
+                warnings.append(f"{cand.label}: {found.gap_scan_fit.note}")
+        candidates.append(result)
+    n_evals = (
+        screening.n_force_evaluations
+        + sum(d.n_force_evaluations for d in metal_surfaces)
+        + sum(f.n_force_evaluations for f in faces)
+        + sum(c.n_force_evaluations for c in candidates)
+    )
+    return AdhesionDocument.from_candidates(
+        study,
+        candidates,
+        relaxed=relaxed_by_label,
+        metal_surface=best_metal,
+        faces=faces,
+        problems=problems,
         warnings=warnings,
-        **base,
+        n_force_evaluations=n_evals,
     )
-    if not relaxed_ok or problems:
-        reasons = problems + [
-            f"{r.label}: {r.failure_reason}" for r in results if r.status == "failed"
-        ]
-        doc.status = "failed"
-        doc.failure_reason = "; ".join(reasons) or "no candidate relaxed successfully"
-        return doc
-    for r in relaxed_ok:
-        if r.reactive:
-            doc.reactive_candidates.append(r.label)
-            doc.warnings.append(
-                f"{r.label}: reactive contact: γ_int = {r.interface_energy_J_per_m2:.2f} J/m² < 0 "
-                f"with consistent chemical potentials: the metal reduces or completes the "
-                f"{r.electrolyte_termination_chemistry} face ({r.electrolyte_termination}); "
-                "reported, not the headline"
-            )
-        if r.migrated:
-            doc.warnings.append(
-                f"{r.label}: {r.n_atoms_crossed} atom(s) crossed the contact plane during "
-                f"relaxation (largest normal displacement {r.max_normal_displacement_A:.2f} Å); "
-                "flagged, not ranked"
-            )
-        if r.interface_energy_J_per_m2 is None and r.interface_energy_reason:
-            doc.warnings.append(f"{r.label}: γ_int not computed: {r.interface_energy_reason}")
-    clean = [r for r in relaxed_ok if not r.reactive and not r.migrated]
-    with_gamma = [r for r in clean if r.interface_energy_J_per_m2 is not None]
-    any_gamma = [r for r in relaxed_ok if r.interface_energy_J_per_m2 is not None]
-    best = None
-    if with_gamma:
-        best = min(with_gamma, key=lambda r: r.interface_energy_J_per_m2)
-    elif (
-        any_gamma
-        and all(r.reactive for r in any_gamma)
-        and not [r for r in clean if r.interface_energy_J_per_m2 is None]
-    ):
-        doc.reactive = True
-        doc.selection_criterion = "none: every candidate is reactive"
-        doc.headline = (
-            f"The {electrolyte_name}{tuple(electrolyte_miller)} face is unstable against "
-            f"{metal_name}: every relaxed contact has γ_int < 0 (the metal reduces or completes "
-            "the face); no stable interface to report"
-        )
-    elif clean:
-        best = max(clean, key=lambda r: r.work_of_adhesion_J_per_m2)
-        doc.selection_criterion = "largest relaxed W_ad (γ_int unavailable)"
-    else:
-        doc.selection_criterion = "none: every relaxed candidate migrated or is reactive"
-        doc.headline = (
-            "No relaxed candidate kept its contact plane and a non-negative γ_int; see the "
-            "flagged candidates"
-        )
-    if best is None:
-        return doc
-    rc = relaxed_by_label[best.label]
-    doc.selected_label = best.label
-    doc.work_of_adhesion_J_per_m2 = best.work_of_adhesion_J_per_m2
-    doc.work_of_adhesion_ideal_J_per_m2 = best.work_of_adhesion_ideal_J_per_m2
-    doc.interface_energy_J_per_m2 = best.interface_energy_J_per_m2
-    doc.electrolyte_surface_energy_J_per_m2 = best.electrolyte_surface_energy_J_per_m2
-    doc.electrolyte_termination = best.electrolyte_termination
-    doc.electrolyte_termination_chemistry = best.electrolyte_termination_chemistry
-    doc.electrolyte_reference_symmetric = best.electrolyte_reference_symmetric
-    doc.contact_angle_deg = best.contact_angle_deg
-    doc.wetting = best.wetting
-    doc.strain_percent = best.strain_percent
-    doc.area_A2 = best.area_A2
-    doc.n_atoms = best.n_atoms
-    doc.equilibrium_gap_A = best.uber_equilibrium_gap_A
-    gamma_text = (
-        f"γ_int = {best.interface_energy_J_per_m2:.2f} J/m²"
-        if best.interface_energy_J_per_m2 is not None
-        else f"γ_int undefined ({best.interface_energy_reason})"
-    )
-    doc.headline = (
-        f"{metal_name}{tuple(metal_miller)} on the {best.electrolyte_termination_chemistry} "
-        f"{electrolyte_name}{tuple(electrolyte_miller)} face: W_ad = "
-        f"{best.work_of_adhesion_J_per_m2:.2f} J/m², {gamma_text}"
-    )
-    doc.structures = {
-        "interface": rc.interface,
-        "metal_slab": rc.metal_slab,
-        "electrolyte_slab": rc.electrolyte_slab,
-    }
-    if gamma_m is None:
-        doc.status = "failed"
-        doc.failure_reason = "; ".join(problems) or "metal surface energy unavailable"
-    return doc
-
-
-def _face_energy(res: CandidateResult, face: Any) -> None:
-    """γ of the candidate's own contact face (metal-rich limit), or why it is undefined."""
-    if face is None:
-        res.interface_energy_reason = (
-            "no surface-energy termination matches this contact face "
-            f"({res.electrolyte_termination_chemistry})"
-        )
-        res.flags.append("no face reference")
-        return
-    if face.polar:
-        res.interface_energy_reason = (
-            f"polar termination {face.termination}: no symmetric slab exists, so the face "
-            "energy is undefined; W_ad (which needs no face separation) is reported"
-        )
-        res.flags.append("polar")
-        return
-    if face.status != "successful" or face.surface_energy_J_per_m2 is None:
-        res.interface_energy_reason = f"face energy failed: {face.failure_reason}"
-        return
-    if face.delta_mu_metal_eV != 0:
-        res.interface_energy_reason = "face energy not at the metal-rich limit (Δμ_M ≠ 0)"
-        return
-    res.electrolyte_surface_energy_J_per_m2 = face.surface_energy_J_per_m2

@@ -49,7 +49,8 @@ from ssbflow.analysis.adhesion import (
     work_of_adhesion_J_per_m2,
 )
 from ssbflow.analysis.calibration import relative_times, score_quantity
-from ssbflow.errors import InputError
+from ssbflow.errors import InputError, one_line_error
+from ssbflow.structures.slabs import in_plane_area_A2
 
 Quantity = Literal["gamma_metal", "gamma_electrolyte", "work_of_adhesion"]
 QUANTITIES: tuple[str, ...] = ("gamma_metal", "gamma_electrolyte", "work_of_adhesion")
@@ -114,11 +115,6 @@ def _reduced_in_plane(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     if np.cross(a, b)[2] < 0:  # keep a right-handed in-plane pair
         b = -b
     return a, b
-
-
-def _area_A2(structure: Structure) -> float:
-    m = structure.lattice.matrix
-    return float(np.linalg.norm(np.cross(m[0], m[1])))
 
 
 @dataclass(frozen=True)
@@ -239,7 +235,9 @@ def build_surface_item(
     from ssbflow.structures.slabs import enumerate_terminations, termination_series
 
     if spec.n_slabs < 2:
-        raise InputError("a surface energy from a slab series needs at least 2 slabs")
+        raise InputError(
+            "a surface energy from a slab series needs at least 2 slabs", field="n_slabs"
+        )
     bulk = bulk if bulk is not None else _bulk(spec.phase)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -355,7 +353,7 @@ def build_adhesion_item(
         label=f"{spec.metal}({mm})/{spec.electrolyte}({em})",
         quantity="work_of_adhesion",
         structures=structures,
-        area_A2=_area_A2(plain),
+        area_A2=in_plane_area_A2(plain),
         gaps_A=gaps,
         description=(
             f"{cand.label}, {len(plain)} atoms ({int(is_metal.sum())} metal), electrolyte "
@@ -521,10 +519,6 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, old)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-
-
 def compute_energies(
     label: str,
     name: str,
@@ -547,6 +541,7 @@ def compute_energies(
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from ssbflow.calculators import device_kwargs, get_calculator
+    from ssbflow.calculators.registry import resolve_calculator
 
     run = EnergyRun(label=label, calculator=name, calculator_kwargs=dict(kwargs))
     todo = {}
@@ -569,13 +564,13 @@ def compute_energies(
     try:
         calc = get_calculator(name, full_kwargs)
     except Exception as exc:  # a potential that cannot load fails every structure
-        reason = f"calculator {label} could not be built: {_one_line(exc)}"
+        reason = f"calculator {label} could not be built: {one_line_error(exc, 300)}"
         run.failures = {k: reason for k in todo}
         return run
     run.load_s = time.perf_counter() - t0
-    # in-process potentials write no files: no folder per structure for them
-    in_process = {"chgnet", "sevennet", "mace", "matgl", "emt", "lj"}
-    root = Path(work_dir) if work_dir is not None and name not in in_process else None
+    # in-process potentials (ML, empirical) write no files: no folder per structure for them
+    in_process = resolve_calculator(name).kind in ("ml", "empirical")
+    root = Path(work_dir) if work_dir is not None and not in_process else None
     for i, (key, s) in enumerate(todo.items()):
         atoms = AseAtomsAdaptor.get_atoms(s)
         atoms.calc = calc
@@ -592,7 +587,7 @@ def compute_energies(
             if not np.isfinite(energy):
                 status, energy, reason = "failed", None, f"non-finite energy {energy}"
         except Exception as exc:
-            status, reason = "failed", _one_line(exc)
+            status, reason = "failed", one_line_error(exc, 300)
         dt = time.perf_counter() - t
         run.times_s[key] = dt
         run.n_computed += 1
@@ -702,7 +697,7 @@ def calibrate(
     from ssbflow.calculators import calculator_provenance, variant_label
 
     if not items:
-        raise InputError("the calibration set is empty")
+        raise InputError("the calibration set is empty", field="items")
     if not calculators:
         raise InputError("name at least one calculator to calibrate", field="calculators")
     labels = [variant_label(n, k) for n, k in calculators]

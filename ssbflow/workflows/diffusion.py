@@ -25,6 +25,17 @@ thermostat that does not damp single-particle motion), a Nosé–Hoover chain, o
 NVT equilibration. Langevin is refused for production. Sampled trajectories go to the
 JobStore's ``data`` store (field ``trajectory`` of each `MDRunDocument`), never into the
 summary. `CalcMDMaker` (atomate2's `AseMDMaker`) remains for single MD runs.
+
+The MD makers are fields of the flow maker: ``DiffusionMaker.production_md_maker`` (production; by
+default a `DiffusionMDMaker` from the flow maker's MD settings) and
+``DiffusionMaker.equilibration_maker`` (optional, its own job per temperature). Any maker
+that runs MD and returns an `MDRunDocument` plugs in (`CalcMDMaker` with GPAW, for one);
+the ladder sets each rung's temperature and seed (`md_maker_at`). Jobs take the
+`DiffusionSettings` document and the MD maker they run, never the flow maker. The
+analysis job gets a uuid chosen when the flow is built (`summary_uuid_of`), so the summary
+is found in the store for the explicit and the automatic ladder alike.
+`analyze_temperatures` is the one per-temperature analysis loop, used by the flow and by
+``ssbflow diffusion-analyze`` (`analyze_trajectory_files`).
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +54,7 @@ import numpy as np
 from ase.calculators.calculator import Calculator
 from atomate2.ase.md import AseMDMaker, MDEnsemble
 from jobflow import Flow, Maker, OnMissing, Response, job
+from jobflow.utils import suid
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
@@ -68,9 +80,11 @@ from ssbflow.analysis.diffusion import (
     haven_ratio as haven_ratio_of,
 )
 from ssbflow.calculators import check_calculator, get_calculator
-from ssbflow.errors import InputError
-from ssbflow.schemas import Provenance, ResultDocument
+from ssbflow.errors import InputError, one_line_error
+from ssbflow.schemas import Provenance, ResultDocument, as_model
 from ssbflow.workflows.calc import CalcRelaxMaker
+from ssbflow.workflows.common import CalculatorMixin, maker_calculator
+from ssbflow.workflows.trajectory import SampledTrajectory, load_trajectory
 
 Thermostat = Literal["bussi", "nose-hoover-chain", "nve"]
 
@@ -244,11 +258,6 @@ class MDFailure(BaseModel):
         }
 
 
-def one_line_error(exc: BaseException) -> str:
-    """'RuntimeError: message' on one line (at most 400 characters)."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-
-
 @dataclass
 class CalcMDMaker(AseMDMaker):
     """Molecular dynamics through atomate2's ASE MD maker with a named calculator.
@@ -300,6 +309,19 @@ class CalcMDMaker(AseMDMaker):
     def _get_calculator(self) -> Calculator:
         return get_calculator(self.calculator_name, self.calculator_kwargs)
 
+    def _thermostat_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the ASE dynamics class for ``thermostat``."""
+        from ase import units
+
+        if self.thermostat == "bussi":
+            return {
+                "taut": self.thermostat_time_fs * units.fs,
+                "rng": np.random.default_rng(self.mb_velocity_seed),
+            }
+        if self.thermostat == "nose-hoover-chain":
+            return {"tdamp": self.thermostat_time_fs * units.fs}
+        return {}
+
     @job(data=["trajectory"])
     def make(self, structure: Structure, prev_dir: str | Path | None = None) -> MDRunDocument:
         """Run MD on ``structure``; returns an `MDRunDocument`."""
@@ -312,25 +334,18 @@ class CalcMDMaker(AseMDMaker):
             raise InputError(
                 f"n_steps={self.n_steps} must be a multiple of traj_interval={self.traj_interval}"
             )
-        self.ensemble = MDEnsemble.nve if self.thermostat == "nve" else MDEnsemble.nvt
-        label = f"{self.stage} MD {self.temperature:g} K"
-        self.dynamics = _dynamics_class(self.thermostat, label, self.progress_percent)
-        kwargs: dict[str, Any] = {}
-        if self.thermostat == "bussi":
-            from ase import units
-
-            kwargs = {
-                "taut": self.thermostat_time_fs * units.fs,
-                "rng": np.random.default_rng(self.mb_velocity_seed),
-            }
-        elif self.thermostat == "nose-hoover-chain":
-            from ase import units
-
-            kwargs = {"tdamp": self.thermostat_time_fs * units.fs}
-        self.ase_md_kwargs = kwargs
         if self.thermostat == "nve" and "velocities" not in structure.site_properties:
             raise InputError("NVE needs initial velocities; equilibrate with NVT first")
-        result = self.run_ase(structure, prev_dir=prev_dir)
+        # atomate2's run_ase reads (and sets) these on the maker: a local copy, never self
+        maker = replace(
+            self,
+            ensemble=MDEnsemble.nve if self.thermostat == "nve" else MDEnsemble.nvt,
+            dynamics=_dynamics_class(
+                self.thermostat, f"{self.stage} MD {self.temperature:g} K", self.progress_percent
+            ),
+            ase_md_kwargs=self._thermostat_kwargs(),
+        )
+        result = maker.run_ase(structure, prev_dir=prev_dir)
         traj = result.trajectory
         lattice = np.asarray(traj.lattice, dtype=float)
         lattice = lattice if lattice.ndim == 3 else np.broadcast_to(lattice, (len(traj), 3, 3))
@@ -352,7 +367,7 @@ class CalcMDMaker(AseMDMaker):
             )
         wall = float(result.elapsed_time or float("nan"))
         return MDRunDocument(
-            temperature_K=float(self.temperature),
+            temperature_K=float(maker.temperature),  # NaN after NVE, as atomate2 sets it
             stage=self.stage,
             thermostat=self.thermostat,
             thermostat_time_fs=None if self.thermostat == "nve" else self.thermostat_time_fs,
@@ -671,6 +686,10 @@ class DiffusionMDMaker(Maker):
                 temperature_K=float(self.temperature_K), failure_reason=one_line_error(exc)
             )
 
+        if "maker" in ladder:  # a ladder started before the MD maker was a flow field
+            old = ladder["maker"]
+            ladder = {k: v for k, v in ladder.items() if k != "maker"}
+            ladder.update(settings=old.study_settings(), md_maker=old.production_maker())
         step = auto_ladder_step(
             **{
                 **ladder,
@@ -678,7 +697,8 @@ class DiffusionMDMaker(Maker):
                 "production_uuids": [*ladder["production_uuids"], CURRENT_JOB.job.uuid],
             }
         )
-        step.name = f"{ladder['maker'].name} ladder step {len(ladder['history']) + 2}"
+        name = _study_settings(ladder["settings"]).name
+        step.name = f"{name} ladder step {len(ladder['history']) + 2}"
         return Response(output=doc, addition=Flow([step], output=step.output))
 
     def run(self, structure: Structure) -> MDRunDocument:
@@ -1099,6 +1119,71 @@ class DiffusionDocument(ResultDocument):
     )
 
 
+class DiffusionSettings(BaseModel):
+    """The settings of a diffusion study that its jobs read (a document, not a maker).
+
+    `DiffusionMaker.study_settings` makes it; the ladder, the automatic-ladder steps and
+    the analysis take it instead of the whole flow maker. Field names are the
+    `DiffusionMaker` fields they come from.
+    """
+
+    name: str = "diffusion"
+    temperatures_K: list[float] = Field(default_factory=list)
+    seed: int = 0
+    concurrent_temperatures: int = 1
+    time_step_fs: float | None = None
+    duration_ps: float | None = None
+    equilibration_ps: float | None = None
+    sample_interval_fs: float | None = None
+    fit_start_fraction: float = 0.1
+    max_interval_fraction: float = 0.5
+    min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2
+    fit_start_ps: float = 2.0
+    ion_charge: int = 1
+    haven_ratio: float = 1.0
+    collective: bool = True
+    jump_distance_A: float | None = None
+    target_precision: float | None = None
+    max_duration_ps: float = 50.0
+    auto_temperatures: bool = False
+    auto_start_K: float = 1200.0
+    auto_min_K: float = 300.0
+    auto_step_inv_K: float = 1.25e-4
+    auto_max_temperatures: int = 6
+    max_total_ps: float | None = None
+    breakdown_lindemann: float = 0.3
+    calculator_name: str = Field(..., description="Calculator of the production MD")
+    calculator_kwargs: dict[str, Any] = Field(default_factory=dict)
+    named_calculator: bool = Field(
+        True, description="The MD maker names an ssbflow calculator (calculator_name field)"
+    )
+    thermostat_description: str = ""
+    provenance_settings: dict[str, Any] = Field(default_factory=dict)
+
+    def provenance(self, upstream_uuids: list[str]) -> Provenance:
+        """Provenance of the study's summary (calculator of the production MD)."""
+        if not self.named_calculator:
+            return Provenance(
+                calculator=self.calculator_name,
+                level_of_theory=self.calculator_name,
+                settings=self.provenance_settings,
+                upstream_uuids=upstream_uuids or [],
+            )
+        return Provenance.from_calculator(
+            self.calculator_name,
+            self.calculator_kwargs,
+            settings=self.provenance_settings,
+            upstream_uuids=upstream_uuids,
+        )
+
+
+def _study_settings(value: Any) -> DiffusionSettings:
+    """``value`` as `DiffusionSettings` (from a dict, or a `DiffusionMaker` as before)."""
+    if isinstance(value, DiffusionMaker):
+        return value.study_settings()
+    return as_model(value, DiffusionSettings)
+
+
 def summarize_diffusion(
     results: Sequence[DiffusivityResult],
     *,
@@ -1221,13 +1306,207 @@ def summarize_diffusion(
     return out
 
 
+@dataclass
+class TemperatureAnalysis:
+    """What the per-temperature analysis found (`analyze_temperatures`).
+
+    ``skipped_collective`` holds '<T> K: why' for each temperature without a collective
+    diffusivity; ``errors`` maps a temperature key to why it could not be analysed.
+    """
+
+    results: list[DiffusivityResult] = field(default_factory=list)
+    collective: list[CollectiveDiffusivityResult] = field(default_factory=list)
+    skipped_collective: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def analyze_temperatures(
+    trajectories: Sequence[SampledTrajectory],
+    species: str,
+    *,
+    fit_start_fraction: float = 0.1,
+    max_interval_fraction: float = 0.5,
+    fit_start_ps: float | None = None,
+    min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2,
+    seed: int = 0,
+    collective: bool = True,
+    strict: bool = True,
+) -> TemperatureAnalysis:
+    """Tracer D* (and the collective D_J) of each trajectory: the one analysis loop.
+
+    The flow's analysis (`analyze_diffusion`) and ``ssbflow diffusion-analyze``
+    (`analyze_trajectories`) both run this.
+
+    Parameters
+    ----------
+    trajectories
+        One per temperature.
+    species
+        Mobile species.
+    fit_start_fraction, max_interval_fraction, fit_start_ps
+        MSD fit window (`fit_window_fractions`; ``fit_start_ps`` ``None``: the fractions).
+    min_msd_increase_A2, seed
+        As for `tracer_diffusivity`.
+    collective
+        Also fit D_J; a temperature where that fails is listed in ``skipped_collective``.
+    strict
+        Raise the InputError of a trajectory D* cannot be measured from; ``False``: list
+        it in ``errors`` as 'analysis failed: ...' and go on.
+    """
+    out = TemperatureAnalysis()
+    for traj in trajectories:
+        key = temperature_key(traj.temperature_K)
+        start, longest = fit_window_fractions(
+            traj.duration_ps, fit_start_fraction, max_interval_fraction, fit_start_ps
+        )
+        args = (traj.positions_A, traj.cells_A, traj.symbols, species)
+        options = {
+            "frame_interval_ps": traj.frame_interval_ps,
+            "temperature_K": traj.temperature_K,
+            "fit_start_fraction": start,
+            "max_interval_fraction": longest,
+            "seed": seed,
+        }
+        try:
+            out.results.append(
+                tracer_diffusivity(*args, min_msd_increase_A2=min_msd_increase_A2, **options)
+            )
+        except InputError as exc:
+            if strict:
+                raise
+            out.errors[key] = f"analysis failed: {exc}"
+            continue
+        if collective:
+            try:
+                out.collective.append(collective_diffusivity(*args, **options))
+            except InputError as exc:
+                out.skipped_collective.append(f"{key} K: {exc}")
+    return out
+
+
+def analyze_trajectories(
+    trajectories: Sequence[SampledTrajectory],
+    species: str,
+    *,
+    fit_start_fraction: float = 0.1,
+    min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2,
+    seed: int = 0,
+    jump_distance_A: float | None = None,
+    ion_charge: int = 1,
+    haven_ratio: float = 1.0,
+) -> dict[str, Any]:
+    """D*, D_J, Ea, σ(300 K) and ν0 from trajectories already run (nothing is stored).
+
+    The jump distance defaults to the shortest distance between two mobile ions in the
+    first frame of the first trajectory. Returns the `DiffusionDocument` fields of the
+    analysis with ``species``, ``formula`` and ``status``.
+    """
+    found = analyze_temperatures(
+        trajectories,
+        species,
+        fit_start_fraction=fit_start_fraction,
+        min_msd_increase_A2=min_msd_increase_A2,
+        seed=seed,
+    )
+    first = trajectories[0]
+    jump = jump_distance_A
+    if jump is None:
+        cells = np.asarray(first.cells_A)
+        jump = nearest_neighbour_distance_A(
+            np.asarray(first.positions_A)[0],
+            cells[0] if cells.ndim == 3 else cells,
+            [i for i, s in enumerate(first.symbols) if s == species],
+        )
+    if not math.isfinite(jump) or jump <= 0:
+        raise InputError(
+            f"jump_distance_A must be a positive number, got {jump}", field="jump_distance_A"
+        )
+    doc = summarize_diffusion(
+        found.results,
+        jump_distance_A=float(jump),
+        ion_charge=ion_charge,
+        haven_ratio=haven_ratio,
+        collective=found.collective,
+    )
+    doc["warnings"] = [
+        *doc.get("warnings", []),
+        *(f"collective diffusivity not computed at {why}" for why in found.skipped_collective),
+    ]
+    from pymatgen.core import Composition
+
+    formula = Composition("".join(first.symbols)).reduced_formula
+    doc.update(species=species, formula=formula, status="successful")
+    return doc
+
+
+def analyze_trajectory_files(
+    paths: Sequence[str | Path],
+    temperatures_K: Sequence[float],
+    species: str,
+    *,
+    timestep_fs: float | None = None,
+    fit_start_fraction: float = 0.1,
+    min_msd_increase_A2: float = DEFAULT_MIN_MSD_INCREASE_A2,
+    seed: int = 0,
+    jump_distance_A: float | None = None,
+    ion_charge: int = 1,
+    haven_ratio: float = 1.0,
+) -> dict[str, Any]:
+    """`analyze_trajectories` of trajectory files, one per temperature, in order.
+
+    Files are read by `ssbflow.workflows.trajectory.read_trajectory` (``timestep_fs``:
+    the time between frames of files that carry no ``time_fs``).
+    """
+    from ssbflow.validation import check_same_system
+
+    temps = [float(t) for t in temperatures_K]
+    if not paths:
+        raise InputError("give at least two trajectory files, one per temperature")
+    if len(temps) != len(paths):
+        raise InputError(
+            f"{len(paths)} trajectories but {len(temps)} temperatures; give one "
+            "temperature per file, in the same order"
+        )
+    if len(paths) < 2:
+        raise InputError("an Arrhenius fit needs trajectories at two or more temperatures; got one")
+    if len(set(temps)) != len(temps):
+        raise InputError(f"temperatures must be distinct, got {temps}", field="temperatures_K")
+    loaded = [load_trajectory(Path(p), t, timestep_fs) for p, t in zip(paths, temps, strict=True)]
+    check_same_system([(str(p), t.symbols) for p, t in zip(paths, loaded, strict=True)])
+    return analyze_trajectories(
+        loaded,
+        species,
+        fit_start_fraction=fit_start_fraction,
+        min_msd_increase_A2=min_msd_increase_A2,
+        seed=seed,
+        jump_distance_A=jump_distance_A,
+        ion_charge=ion_charge,
+        haven_ratio=haven_ratio,
+    )
+
+
+def _run_trajectory(run: MDRunDocument) -> SampledTrajectory:
+    """A production run's stored trajectory as the analysis takes it."""
+    traj = run.trajectory
+    if traj is None:  # pragma: no cover - production always stores positions
+        raise ValueError(f"production run at {run.temperature_K} K stored no trajectory")
+    return SampledTrajectory(
+        positions_A=np.asarray(traj.positions_A),
+        cells_A=np.asarray(traj.cell_A),
+        symbols=traj.symbols,
+        frame_interval_ps=run.sample_interval_fs / 1000.0,
+        temperature_K=run.temperature_K,
+        run_duration_ps=(len(traj.positions_A) - 1) * run.sample_interval_fs / 1000.0,
+    )
+
+
 @job(data=["msd_curves"])
 def analyze_diffusion(
     runs: list[MDRunDocument],
     run_uuids: list[str],
     supercell: Structure,
     species: str,
-    maker: DiffusionMaker,
+    settings: DiffusionSettings,
     system: str,
     upstream_uuids: list[str],
     ladder_log: list[str] | None = None,
@@ -1235,18 +1514,18 @@ def analyze_diffusion(
 ) -> DiffusionDocument:
     """Tracer D at each temperature (kinisi) and the Arrhenius analysis.
 
-    ``temperatures_K`` (the planned ladder, same order as ``runs``) names the temperature
-    of an MD job that failed (its run arrives as ``None``); it is then excluded with that
-    reason, and a ladder whose MD all failed gives a failed summary.
+    ``settings`` are the study's (`DiffusionMaker.study_settings`; a `DiffusionMaker`
+    is accepted as well). ``temperatures_K`` (the planned ladder, same order as ``runs``)
+    names the temperature of an MD job that failed (its run arrives as ``None``); it is
+    then excluded with that reason, and a ladder whose MD all failed gives a failed
+    summary.
 
     Runs that stopped on a framework breakdown are excluded with their reason. The
     per-temperature precision reported (``relative_stderr``) is that of this analysis,
     which uses the settings and seed of the in-run decisions, so an adaptive run never
     claims a precision the final analysis does not give.
     """
-    results: list[DiffusivityResult] = []
-    collective: list[CollectiveDiffusivityResult] = []
-    skipped_collective: list[str] = []
+    study = _study_settings(settings)
     errors: dict[str, str] = {}
     # MD jobs that raised arrive as None (on_missing_references=NONE): excluded, with why
     planned = list(temperatures_K) if temperatures_K else [None] * len(runs)
@@ -1264,41 +1543,27 @@ def analyze_diffusion(
     ]
     run_uuids = [u for _, u in kept]
     runs = [run for run, _ in kept]
-    for run in runs:
+    found = analyze_temperatures(
+        [_run_trajectory(run) for run in runs if run.stop_kind != "breakdown"],
+        species,
+        fit_start_fraction=study.fit_start_fraction,
+        max_interval_fraction=study.max_interval_fraction,
+        fit_start_ps=study.fit_start_ps if study.target_precision is not None else None,
+        min_msd_increase_A2=study.min_msd_increase_A2,
+        seed=study.seed,
+        collective=study.collective,
+        strict=False,
+    )
+    for run in runs:  # in run order, as the document lists them
+        key = temperature_key(run.temperature_K)
         if run.stop_kind == "breakdown":
-            errors[temperature_key(run.temperature_K)] = run.stop_reason or "framework breakdown"
-            continue
-        traj = run.trajectory
-        if traj is None:  # pragma: no cover - production always stores positions
-            raise ValueError(f"production run at {run.temperature_K} K stored no trajectory")
-        args = (np.asarray(traj.positions_A), np.asarray(traj.cell_A), traj.symbols, species)
-        start, longest = fit_window_fractions(
-            (len(traj.positions_A) - 1) * run.sample_interval_fs / 1000.0,
-            maker.fit_start_fraction,
-            maker.max_interval_fraction,
-            maker.fit_start_ps if maker.target_precision is not None else None,
-        )
-        options = {
-            "frame_interval_ps": run.sample_interval_fs / 1000.0,
-            "temperature_K": run.temperature_K,
-            "fit_start_fraction": start,
-            "max_interval_fraction": longest,
-            "seed": maker.seed,
-        }
-        try:
-            results.append(
-                tracer_diffusivity(*args, min_msd_increase_A2=maker.min_msd_increase_A2, **options)
-            )
-        except InputError as exc:
-            errors[temperature_key(run.temperature_K)] = f"analysis failed: {exc}"
-            continue
-        if maker.collective:
-            try:
-                collective.append(collective_diffusivity(*args, **options))
-            except InputError as exc:
-                skipped_collective.append(f"{temperature_key(run.temperature_K)} K: {exc}")
+            errors[key] = run.stop_reason or "framework breakdown"
+        elif key in found.errors:
+            errors[key] = found.errors[key]
+    results, collective = found.results, found.collective
+    skipped_collective = found.skipped_collective
     structure = supercell
-    jump = maker.jump_distance_A
+    jump = study.jump_distance_A
     if jump is None:
         jump = nearest_neighbour_distance_A(
             structure.cart_coords,
@@ -1308,20 +1573,15 @@ def analyze_diffusion(
     common: dict[str, Any] = {
         "system": system,
         "formula": structure.composition.reduced_formula,
-        "calculator": maker.calculator_name,
-        "provenance": Provenance.from_calculator(
-            maker.calculator_name,
-            maker.calculator_kwargs,
-            settings=maker.settings_dict(),
-            upstream_uuids=upstream_uuids,
-        ),
+        "calculator": study.calculator_name,
+        "provenance": study.provenance(upstream_uuids),
         "structures": {"supercell": structure},
         "species": species,
-        "thermostat": maker.thermostat_description(),
-        "time_step_fs": maker.time_step_fs,
-        "duration_ps": maker.duration_ps,
-        "equilibration_ps": maker.equilibration_ps,
-        "sample_interval_fs": maker.sample_interval_fs,
+        "thermostat": study.thermostat_description,
+        "time_step_fs": study.time_step_fs,
+        "duration_ps": study.duration_ps,
+        "equilibration_ps": study.equilibration_ps,
+        "sample_interval_fs": study.sample_interval_fs,
         "mean_temperature_K": {
             temperature_key(r.temperature_K): r.mean_temperature_K
             for r in runs
@@ -1331,10 +1591,10 @@ def analyze_diffusion(
         "trajectory_job_uuids": {
             temperature_key(r.temperature_K): u for r, u in zip(runs, run_uuids, strict=True)
         },
-        "ladder": "auto" if maker.auto_temperatures else "explicit",
+        "ladder": "auto" if study.auto_temperatures else "explicit",
         "ladder_log": list(ladder_log or []),
-        "target_precision": maker.target_precision,
-        "max_duration_ps": maker.max_duration_ps if maker.target_precision else None,
+        "target_precision": study.target_precision,
+        "max_duration_ps": study.max_duration_ps if study.target_precision else None,
         "run_duration_ps": {temperature_key(r.temperature_K): r.duration_ps for r in runs},
         "stop_reasons": {
             temperature_key(r.temperature_K): r.stop_reason for r in runs if r.stop_reason
@@ -1367,8 +1627,8 @@ def analyze_diffusion(
     fields = summarize_diffusion(
         results,
         jump_distance_A=float(jump),
-        ion_charge=maker.ion_charge,
-        haven_ratio=maker.haven_ratio,
+        ion_charge=study.ion_charge,
+        haven_ratio=study.haven_ratio,
         raise_on_too_few=False,
         collective=collective,
     )
@@ -1378,11 +1638,11 @@ def analyze_diffusion(
     fields["warnings"].extend(
         f"{temperature_key(r.temperature_K)} K: the least mobile framework element moved "
         f"{r.framework_rmsd_A:.2f} Å (RMSD), {r.framework_rmsd_ratio:.2f} of its mean "
-        f"spacing, above {maker.breakdown_lindemann:g}: it may have melted or collapsed"
+        f"spacing, above {study.breakdown_lindemann:g}: it may have melted or collapsed"
         for r in runs
         if r.stop_kind != "breakdown"
         and r.framework_rmsd_ratio is not None
-        and r.framework_rmsd_ratio > maker.breakdown_lindemann
+        and r.framework_rmsd_ratio > study.breakdown_lindemann
     )
     if errors:
         fields["excluded_temperatures"] = {**fields.get("excluded_temperatures", {}), **errors}
@@ -1409,34 +1669,93 @@ def finite_size_note(supercell: Structure) -> str:
     )
 
 
+def md_maker_at(maker: Maker, temperature_K: float, seed: int, species: str) -> Maker:
+    """A copy of MD maker ``maker`` for one rung of the ladder (``maker`` is not changed).
+
+    Sets the fields ``maker`` has: the temperature (``temperature_K``, or atomate2's
+    ``temperature``), the seed (``seed``, or atomate2's ``mb_velocity_seed``), the mobile
+    ``species``; the job is named '<maker name> <T> K'.
+    """
+    names = {f.name for f in fields(maker)}
+    changes: dict[str, Any] = {"name": f"{maker.name} {temperature_K:g} K"}
+    changes["temperature_K" if "temperature_K" in names else "temperature"] = temperature_K
+    if "seed" in names:
+        changes["seed"] = seed
+    elif "mb_velocity_seed" in names:
+        changes["mb_velocity_seed"] = seed
+    if "species" in names:
+        changes["species"] = species
+    return replace(maker, **changes)
+
+
+def temperature_jobs(
+    structure: Any,
+    temperature_K: float,
+    seed: int,
+    species: str,
+    md_maker: Maker,
+    equilibration_maker: Maker | None = None,
+    ladder: dict | None = None,
+) -> list:
+    """The jobs of one temperature: equilibration (when a maker is given), production.
+
+    The production starts from the equilibration's ``final_structure`` (with its
+    velocities); the last job's output is the production `MDRunDocument`. ``ladder``
+    (automatic ladder) goes to a `DiffusionMDMaker`, which adds the next step.
+    """
+    jobs = []
+    start = structure
+    if equilibration_maker is not None:
+        equilibration = md_maker_at(equilibration_maker, temperature_K, seed, species)
+        jobs.append(equilibration.make(structure))
+        start = jobs[-1].output.final_structure
+    production = md_maker_at(md_maker, temperature_K, seed, species)
+    jobs.append(production.make(start, ladder) if ladder is not None else production.make(start))
+    return jobs
+
+
 @job
 def diffusion_ladder(
-    structure: Structure, species: str, maker: DiffusionMaker, system: str, upstream: list[str]
+    structure: Structure,
+    species: str,
+    settings: DiffusionSettings,
+    md_maker: Maker,
+    system: str,
+    upstream: list[str],
+    equilibration_maker: Maker | None = None,
+    summary_uuid: str | None = None,
 ) -> Response:
-    """Fan out one MD job (equilibration + production) per temperature, then the analysis.
+    """Fan out the MD of each temperature (equilibration + production), then the analysis.
 
-    With ``maker.auto_temperatures`` the ladder is built rung by rung instead (see
-    `auto_ladder_step`).
+    ``md_maker`` (and ``equilibration_maker``) are the MD makers of the study, set to
+    each temperature by `md_maker_at`; ``settings`` its `DiffusionSettings`. With
+    ``settings.auto_temperatures`` the ladder is built rung by rung instead (see
+    `auto_ladder_step`). The analysis job gets the uuid ``summary_uuid`` (where the
+    study's summary is found, `summary_uuid_of`).
     """
-    if maker.auto_temperatures:
-        step = auto_ladder_step(structure, species, maker, system, upstream, [], [], [])
-        step.name = f"{maker.name} ladder step 1"
-        return Response(replace=Flow([step], output=step.output, name=f"{maker.name} ladder"))
-    temps = [float(t) for t in maker.temperatures_K]
-    seeds = [maker.seed + i for i in range(len(temps))]
-    k = max(1, min(maker.concurrent_temperatures, len(temps)))
+    study = _study_settings(settings)
+    if study.auto_temperatures:
+        step = auto_ladder_step(
+            structure, species, study, md_maker, system, upstream, [], [], [], summary_uuid
+        )
+        step.name = f"{study.name} ladder step 1"
+        return Response(replace=Flow([step], output=step.output, name=f"{study.name} ladder"))
+    temps = [float(t) for t in study.temperatures_K]
+    seeds = [study.seed + i for i in range(len(temps))]
+    k = max(1, min(study.concurrent_temperatures, len(temps)))
+    if not isinstance(md_maker, DiffusionMDMaker) or equilibration_maker is not None:
+        k = 1  # side by side runs DiffusionMDMaker.run, one process per temperature
+    jobs, outputs, uuids = [], [], []
     if k == 1:
-        jobs = [
-            maker.md_job(structure, t, seed=seed, species=species)
-            for t, seed in zip(temps, seeds, strict=True)
-        ]
-        outputs = [j.output for j in jobs]
-        uuids = [j.uuid for j in jobs]
+        for t, seed in zip(temps, seeds, strict=True):
+            rung = temperature_jobs(structure, t, seed, species, md_maker, equilibration_maker)
+            jobs.extend(rung)
+            outputs.append(rung[-1].output)
+            uuids.append(rung[-1].uuid)
     else:
-        jobs, outputs, uuids = [], [], []
         for start in range(0, len(temps), k):
             group = [
-                maker.md_maker(t, seed=seed, species=species)
+                md_maker_at(md_maker, t, seed=seed, species=species)
                 for t, seed in zip(temps[start : start + k], seeds[start : start + k], strict=True)
             ]
             side = md_side_by_side(structure, group)
@@ -1445,13 +1764,15 @@ def diffusion_ladder(
             outputs.extend(side.output[i] for i in range(len(group)))
             uuids.extend(f"{side.uuid}#{i}" for i in range(len(group)))
     analysis = analyze_diffusion(
-        outputs, uuids, structure, species, maker, system, upstream, temperatures_K=list(temps)
+        outputs, uuids, structure, species, study, system, upstream, temperatures_K=list(temps)
     )
-    analysis.name = f"{maker.name} analysis"
+    analysis.name = f"{study.name} analysis"
+    if summary_uuid is not None:
+        analysis.set_uuid(summary_uuid)
     # an MD job that raises arrives as None: the analysis still stores a (failed) summary
     analysis.config.on_missing_references = OnMissing.NONE
     jobs = [*jobs, analysis]
-    return Response(replace=Flow(jobs, output=analysis.output, name=f"{maker.name} ladder"))
+    return Response(replace=Flow(jobs, output=analysis.output, name=f"{study.name} ladder"))
 
 
 def usable_cores() -> int:
@@ -1540,7 +1861,7 @@ def md_side_by_side(
 
 
 def next_ladder_temperature(
-    history: Sequence[dict[str, Any]], maker: DiffusionMaker
+    history: Sequence[dict[str, Any]], maker: DiffusionMaker | DiffusionSettings
 ) -> tuple[float | None, str]:
     """The next rung of the automatic ladder, or ``None`` and why the ladder ends.
 
@@ -1612,19 +1933,23 @@ def next_ladder_temperature(
 def auto_ladder_step(
     structure: Structure,
     species: str,
-    maker: DiffusionMaker,
+    settings: DiffusionSettings,
+    md_maker: DiffusionMDMaker,
     system: str,
     upstream: list[str],
     history: list[dict[str, Any]],
     production_uuids: list[str],
     ladder_log: list[str],
+    summary_uuid: str | None = None,
 ) -> Response:
     """One decision of the automatic ladder: run the next rung, or analyse all rungs.
 
-    The rung's MD job adds the next step to the flow when it finishes (with its summary in
-    ``history``), so the trajectories never pass through this job's arguments.
+    The rung's MD job (``md_maker`` at the rung's temperature) adds the next step to the
+    flow when it finishes (with its summary in ``history``), so the trajectories never
+    pass through this job's arguments.
     """
-    temperature, why = next_ladder_temperature(history, maker)
+    study = _study_settings(settings)
+    temperature, why = next_ladder_temperature(history, study)
     log = [*ladder_log, why]
     if temperature is None:
         from jobflow import OutputReference
@@ -1634,31 +1959,67 @@ def auto_ladder_step(
             list(production_uuids),
             structure,
             species,
-            maker,
+            study,
             system,
             upstream,
             ladder_log=log,
         )
-        analysis.name = f"{maker.name} analysis"
+        analysis.name = f"{study.name} analysis"
+        if summary_uuid is not None:
+            analysis.set_uuid(summary_uuid)
         return Response(replace=Flow([analysis], output=analysis.output))
     ladder = {
         "structure": structure,
         "species": species,
-        "maker": maker,
+        "settings": study,
+        "md_maker": md_maker,
         "system": system,
         "upstream": upstream,
         "history": history,
         "production_uuids": production_uuids,
         "ladder_log": log,
+        "summary_uuid": summary_uuid,
     }
-    md = maker.md_job(
-        structure, temperature, seed=maker.seed + len(history), species=species, ladder=ladder
+    (md,) = temperature_jobs(
+        structure, temperature, study.seed + len(history), species, md_maker, ladder=ladder
     )
     return Response(replace=Flow([md], output=md.output))
 
 
+def _thermostat_text(md: Maker, equilibration: Maker | None) -> str:
+    """Production ensemble of a plugged-in MD maker, as far as its fields tell."""
+    thermostat = getattr(md, "thermostat", None)
+    if thermostat in THERMOSTAT_DESCRIPTIONS:
+        tau = getattr(md, "thermostat_time_fs", float("nan"))
+        text = THERMOSTAT_DESCRIPTIONS[thermostat].format(tau=tau)
+    else:
+        text = f"as set by {type(md).__name__} '{md.name}'"
+    if (getattr(md, "equilibration_ps", 0) or 0) > 0:
+        text += (
+            f"; after {md.equilibration_ps:g} ps NVT equilibration (Bussi, tau = "
+            f"{md.equilibration_thermostat_time_fs:g} fs)"
+        )
+    if equilibration is not None:
+        text += f"; after equilibration by {type(equilibration).__name__} '{equilibration.name}'"
+    return text
+
+
+def summary_uuid_of(flow: Flow) -> str:
+    """The uuid under which a diffusion flow (`DiffusionMaker.make`) stores its summary.
+
+    The analysis job gets this uuid when the ladder creates it at run time, for the
+    explicit and the automatic ladder alike: load the `DiffusionDocument` with
+    ``ssbflow.execution.store.load_output(settings, summary_uuid_of(flow))``.
+    """
+    for one in flow.jobs:
+        uuid = (getattr(one, "function_kwargs", None) or {}).get("summary_uuid")
+        if uuid is not None:
+            return uuid
+    raise ValueError(f"{flow.name} is not a diffusion flow (no ladder job with a summary uuid)")
+
+
 @dataclass
-class DiffusionMaker(Maker):
+class DiffusionMaker(CalculatorMixin, Maker):
     """MD at a temperature ladder and Arrhenius analysis of the tracer diffusivity.
 
     Defaults suit a superionic conductor with a universal ML potential (CHGNet): 600-1200 K,
@@ -1744,6 +2105,19 @@ class DiffusionMaker(Maker):
     checkpoint_dir
         Folder of the MD checkpoints; a rerun of the same study resumes from them
         (``None``: no checkpoints).
+    production_md_maker
+        The production MD of one temperature, any maker that runs MD and returns an
+        `MDRunDocument` with its trajectory (`DiffusionMDMaker`, `CalcMDMaker` with any
+        calculator, e.g. GPAW); the ladder sets its temperature, seed and species
+        (`md_maker_at`) and names its jobs '<name> <T> K'. ``None``: a `DiffusionMDMaker`
+        from this maker's MD settings and calculator (`production_maker`). The MD
+        settings above (durations, thermostat, ...) feed only that default; the automatic
+        ladder and side-by-side temperatures need a `DiffusionMDMaker`.
+    equilibration_maker
+        Equilibration before each production run, as its own job (its final structure,
+        with velocities, starts the production); ``None``: none besides what the
+        production maker does itself (the default one equilibrates for
+        ``equilibration_ps``).
     """
 
     name: str = "diffusion"
@@ -1785,6 +2159,8 @@ class DiffusionMaker(Maker):
     torch_threads: int | None = None
     checkpoint_dir: str | None = None
     concurrent_temperatures: int = 1
+    production_md_maker: Maker | None = None
+    equilibration_maker: Maker | None = None
 
     def settings_dict(self) -> dict[str, Any]:
         """The maker's settings, for provenance."""
@@ -1945,31 +2321,47 @@ class DiffusionMaker(Maker):
         species: str,
         ladder: dict | None = None,
     ):
-        """The MD job (equilibration + checkpointed production) at one temperature."""
-        return self.md_maker(temperature_K, seed, species).make(structure, ladder)
+        """The production MD job at one temperature (`production_maker` at that T)."""
+        maker = md_maker_at(self.production_maker(), temperature_K, seed, species)
+        return maker.make(structure, ladder) if ladder is not None else maker.make(structure)
 
-    def md_maker(self, temperature_K: float, seed: int, species: str) -> DiffusionMDMaker:
-        """The `DiffusionMDMaker` of one temperature."""
+    def md_maker(self, temperature_K: float, seed: int, species: str) -> Maker:
+        """Deprecated: ``md_maker_at(maker.production_maker(), temperature_K, seed, species)``."""
+        from ssbflow._deprecation import warn_deprecated
+
+        warn_deprecated(
+            "DiffusionMaker.md_maker(T, seed, species)",
+            "md_maker_at(maker.production_maker(), T, seed, species)",
+        )
+        return md_maker_at(self.production_maker(), temperature_K, seed, species)
+
+    def production_maker(self, calculator_name: str | None = None) -> Maker:
+        """The production MD maker: ``production_md_maker``, or the default `DiffusionMDMaker`.
+
+        The default takes this maker's MD settings and calculator (``calculator_name``
+        overrides the name, e.g. with its canonical form); the ladder sets the
+        temperature, seed and species of each rung (`md_maker_at`).
+        """
+        if self.production_md_maker is not None:
+            return self.production_md_maker
         return DiffusionMDMaker(
-            name=f"md {temperature_K:g} K",
-            calculator_name=self.calculator_name,
+            name="md",
+            calculator_name=calculator_name or self.calculator_name,
             calculator_kwargs=dict(self.calculator_kwargs),
             device=self.device,
             torch_threads=self.torch_threads,
-            temperature_K=temperature_K,
             time_step_fs=self.time_step_fs,
             sample_interval_fs=self.sample_interval_fs,
             equilibration_ps=self.equilibration_ps,
             equilibration_thermostat_time_fs=self.equilibration_thermostat_time_fs,
             thermostat=self.thermostat,
             thermostat_time_fs=self.thermostat_time_fs,
-            seed=seed,
+            seed=self.seed,
             chunk_ps=self.chunk_ps,
             duration_ps=self.duration_ps,
             target_precision=self.target_precision,
             max_duration_ps=self.max_duration_ps,
             hopeless_factor=self.hopeless_factor,
-            species=species,
             fit_start_fraction=self.fit_start_fraction,
             max_interval_fraction=self.max_interval_fraction,
             min_msd_increase_A2=self.min_msd_increase_A2,
@@ -1979,6 +2371,72 @@ class DiffusionMaker(Maker):
             checkpoint_dir=self.checkpoint_dir,
             progress=self.progress_percent is not None,
         )
+
+    def study_settings(self, md_maker: Maker | None = None) -> DiffusionSettings:
+        """The `DiffusionSettings` the jobs read; the calculator is ``md_maker``'s
+        (default: `production_maker`)."""
+        md = md_maker if md_maker is not None else self.production_maker()
+        calculator, kwargs = maker_calculator(md)
+        settings = self.settings_dict()
+        timing: dict[str, Any] = {
+            "time_step_fs": self.time_step_fs,
+            "duration_ps": self.duration_ps,
+            "equilibration_ps": self.equilibration_ps,
+            "sample_interval_fs": self.sample_interval_fs,
+        }
+        thermostat = self.thermostat_description()
+        if self.production_md_maker is not None or self.equilibration_maker is not None:
+            settings["md_maker"] = f"{type(md).__name__} ({md.name})"
+            if self.equilibration_maker is not None:
+                eq = self.equilibration_maker
+                settings["equilibration_maker"] = f"{type(eq).__name__} ({eq.name})"
+            timing = dict.fromkeys(timing)  # the plugged-in makers' own, in each run
+            thermostat = _thermostat_text(md, self.equilibration_maker)
+        return DiffusionSettings(
+            name=self.name,
+            temperatures_K=[float(t) for t in self.temperatures_K],
+            seed=self.seed,
+            concurrent_temperatures=self.concurrent_temperatures,
+            fit_start_fraction=self.fit_start_fraction,
+            max_interval_fraction=self.max_interval_fraction,
+            min_msd_increase_A2=self.min_msd_increase_A2,
+            fit_start_ps=self.fit_start_ps,
+            ion_charge=self.ion_charge,
+            haven_ratio=self.haven_ratio,
+            collective=self.collective,
+            jump_distance_A=self.jump_distance_A,
+            target_precision=self.target_precision,
+            max_duration_ps=self.max_duration_ps,
+            auto_temperatures=self.auto_temperatures,
+            auto_start_K=self.auto_start_K,
+            auto_min_K=self.auto_min_K,
+            auto_step_inv_K=self.auto_step_inv_K,
+            auto_max_temperatures=self.auto_max_temperatures,
+            max_total_ps=self.max_total_ps,
+            breakdown_lindemann=self.breakdown_lindemann,
+            calculator_name=calculator,
+            calculator_kwargs=kwargs,
+            named_calculator=getattr(md, "calculator_name", None) is not None,
+            thermostat_description=thermostat,
+            provenance_settings=settings,
+            **timing,
+        )
+
+    def _plugged_in(self, maker: Maker | None, elements: set[str], field_name: str) -> Any:
+        """A plugged-in MD maker, checked: it has a temperature, its calculator works."""
+        if maker is None:
+            return None
+        names = {f.name for f in fields(maker)} if is_dataclass(maker) else set()
+        if not names & {"temperature_K", "temperature"}:
+            raise InputError(
+                f"{field_name} must be an MD maker with a temperature_K or temperature field "
+                f"(DiffusionMDMaker, CalcMDMaker), got {type(maker).__name__}",
+                field=field_name,
+            )
+        if getattr(maker, "calculator_name", None) is None:
+            return maker
+        canonical = check_calculator(maker.calculator_name, elements, maker.calculator_kwargs)
+        return replace(maker, calculator_name=canonical)
 
     def make(self, structure: Structure, species: str, system: str | None = None) -> Flow:
         """Build the flow (computes nothing).
@@ -1997,16 +2455,28 @@ class DiffusionMaker(Maker):
         if species not in elements:
             raise InputError(
                 f"no {species} atoms in {structure.composition.reduced_formula}; choose one of "
-                f"{', '.join(sorted(elements))} with --species"
+                f"{', '.join(sorted(elements))} with species",
+                field="species",
             )
-        canonical = check_calculator(self.calculator_name, elements, self.calculator_kwargs)
+        canonical = self.calculator_name
+        if self.production_md_maker is None or self.relax_maker is not None:
+            canonical = check_calculator(self.calculator_name, elements, self.calculator_kwargs)
+        md = self._plugged_in(self.production_md_maker, elements, "production_md_maker")
+        if md is None:
+            md = self.production_maker(canonical)
+        equilibration = self._plugged_in(self.equilibration_maker, elements, "equilibration_maker")
+        if self.auto_temperatures and not isinstance(md, DiffusionMDMaker):
+            raise InputError(
+                "the automatic ladder needs a DiffusionMDMaker as production_md_maker (its MD job adds "
+                f"the next rung), got {type(md).__name__}",
+                field="production_md_maker",
+            )
         from ssbflow import validation
 
         validation.check_min_distance(structure, "structure")
         validation.check_supercell_size(
             structure, self.supercell_min_length_A, self.supercell_max_atoms
         )
-        maker = replace(self, calculator_name=canonical)
         jobs = []
         current: Any = structure
         upstream: list[str] = []
@@ -2026,9 +2496,12 @@ class DiffusionMaker(Maker):
         ladder = diffusion_ladder(
             supercell.output,
             species,
-            maker,
+            self.study_settings(md),
+            md,
             system or structure.composition.reduced_formula,
             upstream,
+            equilibration_maker=equilibration,
+            summary_uuid=suid(),
         )
         ladder.name = f"{self.name} ladder"
         jobs.append(ladder)

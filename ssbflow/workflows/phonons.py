@@ -1,16 +1,19 @@
 """Harmonic phonons through any named calculator, summarised as Debye temperatures.
 
 The flow reuses atomate2's phonon jobs (`atomate2.common.jobs.phonons`: supercell size,
-phonopy displacements, one single-point job per symmetry-distinct displacement) with
-ssbflow's calculator makers plugged in, and ends with one ssbflow job that does the
-phonopy work once::
+one single-point job per symmetry-distinct displacement) with ssbflow's calculator makers
+plugged in; phonopy is called only through `ssbflow.analysis.phonopy_adapter`::
 
     standard primitive cell -> relax (CalcRelaxMaker) -> supercell size
-      -> phonopy displacements
+      -> generate_phonon_displacements (phonopy's displacements, spglib symmetry only)
       -> one single-point job per symmetry-distinct displacement (runtime fan-out)
       -> summarize_phonons: force constants, DOS on a q-mesh, band structure, Debye
          temperatures, mobile-ion band centre, imaginary modes, heat capacity and entropy
          at 300 K, diffusion comparison -> PhononDocument (result_type "phonons")
+
+phonopy's symmetry set-up of the supercell (the atomic permutations of every space-group
+operation, about 1 s for a 324-atom Li2O supercell) runs once per flow, in the summary:
+choosing the displacements needs only spglib's dataset (see the adapter's docstring).
 
 atomate2's own last job (``generate_frequencies_eigenvectors``) is not used: it repeats the
 phonopy symmetry search, writes and re-parses band-structure and DOS YAML files, draws PDF
@@ -26,29 +29,35 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from jobflow import Flow, JobConfig, Maker, OnMissing, job
+from jobflow import CURRENT_JOB, Flow, JobConfig, Maker, OnMissing, job
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
+from ssbflow.analysis import phonons as phonon_analysis
 from ssbflow.analysis.phonons import (
-    band_center_from_modes_THz,
-    debye_frequency_acoustic_THz,
-    debye_frequency_moment_THz,
-    debye_temperature_K,
+    debye_summary,
     imaginary_modes,
-    smeared_dos,
-    species_projections,
+    per_formula_unit,
+    projected_dos_by_species,
+)
+from ssbflow.analysis.phonopy_adapter import (
+    HarmonicPhonons,
+    generate_displacements,
+    harmonic_phonons,
 )
 from ssbflow.calculators import check_calculator
+from ssbflow.calculators.threads import blas_threads
 from ssbflow.errors import InputError
+from ssbflow.execution import queries
 from ssbflow.schemas import Provenance, ResultDocument
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
+from ssbflow.workflows.common import CalculatorMixin
 
 #: Species treated as mobile ions when none are named.
 DEFAULT_MOBILE_SPECIES: tuple[str, ...] = ("Li", "Na", "K")
@@ -182,6 +191,174 @@ class PhononDocument(ResultDocument):
         None, description="Compact force constants (JobStore data store)"
     )
 
+    @classmethod
+    def failed(
+        cls,
+        reason: str,
+        formula: str,
+        structure: Structure | dict | None,
+        calculator: str,
+        calculator_kwargs: dict[str, Any],
+        settings: dict[str, Any],
+        upstream_uuids: list[str],
+        mobile_species: list[str],
+        strict: bool,
+    ) -> PhononDocument:
+        """A document with ``status="failed"``, the reason and no numbers."""
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        return cls(
+            status="failed",
+            failure_reason=reason,
+            system=formula,
+            formula=formula,
+            calculator=calculator,
+            provenance=Provenance.from_calculator(
+                calculator, calculator_kwargs, settings=settings, upstream_uuids=upstream_uuids
+            ),
+            structures={"relaxed": structure} if structure is not None else {},
+            mobile_species=mobile_species,
+            strict=strict,
+            dynamically_stable=None,
+        )
+
+    @classmethod
+    def from_harmonic_phonons(
+        cls,
+        phonons: HarmonicPhonons,
+        structure: Structure,
+        calculator: str,
+        provenance: Provenance,
+        mobile_species: list[str],
+        strict: bool,
+        imaginary_tolerance_THz: float,
+        acoustic_fit_fraction: float,
+        displacement_A: float,
+        symprec: float,
+        n_displacements: int | None,
+        diffusion: dict[str, Any] | None = None,
+    ) -> PhononDocument:
+        """The summary of one phonon calculation (`ssbflow.analysis.phonopy_adapter`).
+
+        Imaginary modes are counted on the q-mesh; a dynamically unstable structure gives
+        a warning, or a failed document without Debye numbers when ``strict``.
+        ``diffusion`` is a stored diffusion result (``output`` plus ``uuid``, see
+        `ssbflow.execution.queries.find_diffusion_result`) to compare with.
+
+        Raises
+        ------
+        ValueError
+            A spectrum with no weight at positive frequencies (isolated atoms).
+        """
+        imag = imaginary_modes(
+            phonons.frequencies_THz,
+            phonons.qpoints,
+            imaginary_tolerance_THz,
+            weights=phonons.weights,
+        )
+        projections, projected, sigma = projected_dos_by_species(
+            phonons.frequencies_THz,
+            phonons.weights,
+            phonons.eigenvectors,
+            phonons.primitive_symbols,
+            phonons.dos_frequencies_THz,
+        )
+        formula = structure.composition.reduced_formula
+        supercell_matrix = phonons.supercell_matrix.tolist()
+        bands = phonons.bands
+        common: dict[str, Any] = {
+            "system": formula,
+            "formula": formula,
+            "calculator": calculator,
+            "provenance": provenance,
+            "structures": {"relaxed": structure},
+            "mobile_species": mobile_species,
+            "n_imaginary_modes": imag.n_imaginary_modes,
+            "n_qpoints_with_imaginary": imag.n_qpoints_with_imaginary,
+            "min_frequency_THz": imag.min_frequency_THz,
+            "min_frequency_qpoint": list(imag.min_qpoint),
+            "min_frequency_at_gamma": imag.at_gamma,
+            "imaginary_tolerance_THz": imaginary_tolerance_THz,
+            "dynamically_stable": not imag.unstable,
+            "strict": strict,
+            "mesh": phonons.mesh,
+            "supercell_matrix": supercell_matrix,
+            "n_atoms_supercell": phonons.n_atoms_supercell,
+            "n_displacements": n_displacements,
+            "band_data": None
+            if bands is None
+            else PhononBandData(
+                distances=[d.tolist() for d in bands.distances],
+                frequencies_THz=[f.tolist() for f in bands.frequencies_THz],
+                qpoints=[q.tolist() for q in bands.qpoints],
+                labels=bands.labels,
+                path_connections=bands.path_connections,
+            ),
+            "force_constants_data": PhononForceConstantsData(
+                force_constants_eV_per_A2=phonons.force_constants_eV_per_A2.tolist(),
+                supercell_matrix=supercell_matrix,
+                primitive_matrix=np.eye(3).tolist(),
+                displacement_A=displacement_A,
+                symprec=symprec,
+            ),
+            "warnings": [
+                f"{imag.describe()}; Debye temperatures and thermal properties ignore the "
+                "imaginary modes and are not reliable for this structure"
+            ]
+            if imag.unstable
+            else [],
+        }
+        if strict and imag.unstable:
+            return cls(status="failed", failure_reason=f"{imag.describe()} (strict mode)", **common)
+
+        debye = debye_summary(
+            phonons.dos_frequencies_THz,
+            phonons.total_dos,
+            phonons.frequencies_THz,
+            phonons.weights,
+            projections,
+            mobile_species,
+            acoustic_fit_fraction,
+        )
+        n_atoms = len(phonons.primitive_symbols)
+        n_atoms_fu = structure.composition.reduced_composition.num_atoms
+        comparison = None
+        if diffusion is not None:
+            attempt = diffusion.get("attempt_frequency_THz")
+            comparison = DiffusionComparison(
+                diffusion_uuid=diffusion["uuid"],
+                attempt_frequency_THz=attempt,
+                activation_energy_eV=diffusion.get("activation_energy_eV"),
+                debye_frequency_THz=debye.debye_frequency_THz,
+                mobile_ion_band_center_THz=debye.mobile_ion_band_center_THz,
+                attempt_over_debye=(
+                    attempt / debye.debye_frequency_THz if attempt is not None else None
+                ),
+            )
+        return cls(
+            debye_temperature_K=debye.debye_temperature_K,
+            debye_temperature_acoustic_K=debye.debye_temperature_acoustic_K,
+            debye_frequency_THz=debye.debye_frequency_THz,
+            debye_frequency_acoustic_THz=debye.debye_frequency_acoustic_THz,
+            acoustic_fit_max_THz=debye.acoustic_fit_max_THz,
+            mobile_ion_band_center_THz=debye.mobile_ion_band_center_THz,
+            heat_capacity_300K_J_per_K_mol=per_formula_unit(
+                phonons.heat_capacity_J_per_K_mol, n_atoms, n_atoms_fu
+            ),
+            entropy_300K_J_per_K_mol=per_formula_unit(
+                phonons.entropy_J_per_K_mol, n_atoms, n_atoms_fu
+            ),
+            diffusion_comparison=comparison,
+            dos_data=PhononDosData(
+                frequencies_THz=phonons.dos_frequencies_THz.tolist(),
+                total_dos=phonons.total_dos.tolist(),
+                projected_dos={s: v.tolist() for s, v in projected.items()},
+                projected_sigma_THz=sigma,
+                n_atoms_primitive=n_atoms,
+            ),
+            **common,
+        )
+
 
 def default_mobile_species(structure: Structure) -> list[str]:
     """The alkali mobile ions (Li, Na, K) present in ``structure``."""
@@ -208,17 +385,19 @@ def _check_supercell(structure: Structure, min_length_A: float, max_atoms: int) 
 
     if not (math.isfinite(min_length_A) and min_length_A > 0):
         raise InputError(
-            f"supercell minimum length must be a positive number of Å, got {min_length_A}; "
-            "use e.g. --supercell-min-length 10"
+            f"supercell_min_length_A must be a positive number of Å, got {min_length_A}; "
+            "use e.g. 10",
+            field="supercell_min_length_A",
         )
     # the supercell contains a cube of side min_length, so its volume is at least L^3
     lower_bound = math.ceil(len(structure) * min_length_A**3 / structure.volume)
     hint = (
         f"the supercell for a minimum length of {min_length_A:g} Å would have at least "
-        f"{{n}} atoms, above the limit of {max_atoms}; lower --supercell-min-length"
+        f"{{n}} atoms, above the limit of {max_atoms}; lower supercell_min_length_A"
     )
+    field = "supercell_min_length_A"
     if lower_bound > max_atoms:
-        raise InputError(hint.format(n=lower_bound))
+        raise InputError(hint.format(n=lower_bound), field=field)
     try:
         matrix = get_supercell_matrix(
             structure,
@@ -228,10 +407,12 @@ def _check_supercell(structure: Structure, min_length_A: float, max_atoms: int) 
             max_atoms=max_atoms,
         )
     except AttributeError as exc:  # pymatgen's CubicSupercellTransformation gives up
-        raise InputError(f"{hint.format(n=f'more than {lower_bound}')} ({exc})") from exc
+        raise InputError(
+            f"{hint.format(n=f'more than {lower_bound}')} ({exc})", field=field
+        ) from exc
     n_atoms = round(abs(np.linalg.det(np.array(matrix, dtype=float)))) * len(structure)
     if n_atoms > max_atoms:
-        raise InputError(hint.format(n=n_atoms))
+        raise InputError(hint.format(n=n_atoms), field=field)
     return n_atoms
 
 
@@ -280,19 +461,20 @@ def _mesh_list(mesh: tuple[int, int, int] | None) -> list[int] | None:
         return None
     values = list(mesh)
     if len(values) != 3 or not all(isinstance(v, int | np.integer) for v in values):
-        raise InputError(f"--mesh needs three integers, e.g. --mesh 20 20 20; got {mesh}")
+        raise InputError(f"mesh needs three integers, e.g. (20, 20, 20); got {mesh}", field="mesh")
     if not all(0 < v <= MAX_MESH for v in values):
-        raise InputError(f"--mesh values must be between 1 and {MAX_MESH}; got {mesh}")
+        raise InputError(f"mesh values must be between 1 and {MAX_MESH}; got {mesh}", field="mesh")
     return [int(v) for v in values]
 
 
 @dataclass
-class PhononFlowMaker(Maker):
+class PhononFlowMaker(CalculatorMixin, Maker):
     """Phonons → Debye temperatures, mobile-ion band centre, thermal properties.
 
-    Composes atomate2's phonon jobs (primitive cell, supercell size, displacements,
-    per-displacement fan-out) with ssbflow's calculator makers, so any named calculator
-    works; the calculator is the one of ``phonon_displacement_maker``. The calculation
+    Composes atomate2's phonon jobs (primitive cell, supercell size, per-displacement
+    fan-out) with ssbflow's calculator makers, so any named calculator works; the
+    calculator is the one of ``phonon_displacement_maker`` (switch all of them with
+    ``maker.with_calculator(name, kwargs)``). The calculation
     starts from the standard primitive cell of the structure (atomate2's
     ``use_symmetrized_structure="primitive"``), which gives symmetric supercells and
     the fewest displacements. The force constants and everything derived from them are
@@ -413,19 +595,23 @@ class PhononFlowMaker(Maker):
             ):
                 raise InputError(
                     f"'{sub.name}' uses calculator {sub.calculator_name} but the displacements "
-                    f"use {self.calculator_name}; phonons need one calculator throughout"
+                    f"use {self.calculator_name}; phonons need one calculator throughout",
+                    field="calculator_name",
                 )
         if not (math.isfinite(self.displacement_A) and 0 < self.displacement_A <= 0.1):
             raise InputError(
-                f"displacement_A must be in (0, 0.1] Å, got {self.displacement_A}; use 0.01"
+                f"displacement_A must be in (0, 0.1] Å, got {self.displacement_A}; use 0.01",
+                field="displacement_A",
             )
         if not 0 < self.acoustic_fit_fraction < 1:
             raise InputError(
-                f"acoustic_fit_fraction must be in (0, 1), got {self.acoustic_fit_fraction}"
+                f"acoustic_fit_fraction must be in (0, 1), got {self.acoustic_fit_fraction}",
+                field="acoustic_fit_fraction",
             )
         if self.band_structure and self.band_points_per_segment < 2:
             raise InputError(
-                f"band_points_per_segment must be at least 2, got {self.band_points_per_segment}"
+                f"band_points_per_segment must be at least 2, got {self.band_points_per_segment}",
+                field="band_points_per_segment",
             )
         mesh = _mesh_list(self.mesh)
         n_atoms = _check_supercell(
@@ -439,15 +625,12 @@ class PhononFlowMaker(Maker):
             if missing:
                 raise InputError(
                     f"mobile species {', '.join(missing)} not in {structure.formula}; "
-                    f"choose among {', '.join(elements)}"
+                    f"choose among {', '.join(elements)}",
+                    field="mobile_species",
                 )
 
         from atomate2 import SETTINGS
-        from atomate2.common.jobs.phonons import (
-            generate_phonon_displacements,
-            get_supercell_size,
-            run_phonon_displacements,
-        )
+        from atomate2.common.jobs.phonons import get_supercell_size, run_phonon_displacements
         from atomate2.common.jobs.utils import structure_to_primitive
 
         symprec = SETTINGS.PHONON_SYMPREC
@@ -476,11 +659,7 @@ class PhononFlowMaker(Maker):
             structure=current,
             supercell_matrix=supercell.output,
             displacement=self.displacement_A,
-            sym_reduce=True,
             symprec=symprec,
-            use_symmetrized_structure="primitive",
-            kpath_scheme="seekpath",
-            code="ase",
         )
         forces = run_phonon_displacements(
             displacements=displacements.output,
@@ -526,47 +705,14 @@ class PhononFlowMaker(Maker):
 
 
 def find_diffusion_result(store: Any, formula: str, calculator: str) -> dict | None:
-    """The newest stored diffusion result (``output`` dict plus ``uuid``) or None."""
-    docs = list(
-        store.query(
-            criteria={
-                "output.result_type": "diffusion",
-                "output.formula": formula,
-                "output.calculator": calculator,
-            },
-            properties=["uuid", "completed_at", "output"],
-            sort={"completed_at": -1},
-            load=False,
-        )
+    """Deprecated alias of `ssbflow.execution.queries.find_diffusion_result`."""
+    warnings.warn(
+        "ssbflow.workflows.phonons.find_diffusion_result is deprecated; use "
+        "ssbflow.execution.queries.find_diffusion_result",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    docs = [d for d in docs if d["output"].get("status", "successful") == "successful"]
-    if not docs:
-        return None
-    return {"uuid": docs[0]["uuid"], **docs[0]["output"]}
-
-
-def _blas_threads(n: int) -> AbstractContextManager:
-    """Limit BLAS threads inside the block (no-op without threadpoolctl).
-
-    phonopy diagonalises thousands of small dynamical matrices; threaded BLAS on such
-    matrices only adds synchronisation, which on a busy machine costs more than the work.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
-
-
-def _one_blas_thread(func: Callable) -> Callable:
-    """Run ``func`` with BLAS limited to one thread (see `_blas_threads`)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _blas_threads(1):
-            return func(*args, **kwargs)
-
-    return wrapper
+    return queries.find_diffusion_result(store, formula, calculator)
 
 
 def displacement_dataset(
@@ -576,77 +722,40 @@ def displacement_dataset(
     forces_eV_per_A: list[Any],
     displacement_A: float,
 ) -> dict[str, Any]:
-    """phonopy's type-1 displacement dataset from the displaced supercells that were computed.
-
-    Each displaced supercell must differ from the ideal one by exactly one atom moved by
-    ``displacement_A``; the displacement vector is read from the positions (minimum
-    image), so the force constants use exactly the displacements whose forces were
-    computed, without generating them a second time.
-
-    Parameters
-    ----------
-    supercell_frac
-        Shape ``(n, 3)``: fractional coordinates of the ideal supercell.
-    lattice_A
-        Shape ``(3, 3)``: supercell lattice vectors as rows, Å.
-    displaced_frac
-        ``n_disp`` arrays of shape ``(n, 3)``: fractional coordinates of the displaced
-        supercells, same atom order.
-    forces_eV_per_A
-        ``n_disp`` arrays of shape ``(n, 3)``: forces, eV/Å.
-    displacement_A
-        Expected displacement amplitude, Å.
-
-    Returns
-    -------
-    dict
-        ``{"natom": n, "first_atoms": [{"number", "displacement", "forces"}, ...]}``.
-
-    Raises
-    ------
-    ValueError
-        When the counts or shapes disagree, or a supercell is not a single-atom
-        displacement of ``displacement_A``.
-    """
-    n_atoms = len(supercell_frac)
-    if len(displaced_frac) != len(forces_eV_per_A) or not displaced_frac:
-        raise ValueError(
-            f"{len(displaced_frac)} displaced supercells but {len(forces_eV_per_A)} force sets"
-        )
-    first_atoms = []
-    for index, (frac, forces) in enumerate(zip(displaced_frac, forces_eV_per_A, strict=True)):
-        frac = np.asarray(frac, dtype=float)
-        forces = np.asarray(forces, dtype=float)
-        if frac.shape != (n_atoms, 3) or forces.shape != (n_atoms, 3):
-            raise ValueError(
-                f"displaced supercell {index + 1} has shape {frac.shape} and forces "
-                f"{forces.shape}; expected ({n_atoms}, 3) for both"
-            )
-        delta = frac - supercell_frac
-        delta -= np.rint(delta)
-        cart = delta @ lattice_A
-        norms = np.linalg.norm(cart, axis=1)
-        moved = int(np.argmax(norms))
-        others = np.delete(norms, moved)
-        if abs(norms[moved] - displacement_A) > 1e-6 or (others.size and others.max() > 1e-8):
-            raise ValueError(
-                f"displaced supercell {index + 1} is not one atom moved by {displacement_A} Å "
-                f"(largest move {norms[moved]:.3g} Å, next {others.max(initial=0.0):.3g} Å)"
-            )
-        first_atoms.append({"number": moved, "displacement": cart[moved], "forces": forces})
-    return {"natom": n_atoms, "first_atoms": first_atoms}
-
-
-def _band_data(phonon: Any, points_per_segment: int) -> PhononBandData:
-    phonon.auto_band_structure(npoints=points_per_segment)
-    bands = phonon.band_structure
-    return PhononBandData(
-        distances=[np.asarray(d).tolist() for d in bands.distances],
-        frequencies_THz=[np.asarray(f).tolist() for f in bands.frequencies],
-        qpoints=[np.asarray(q).tolist() for q in bands.qpoints],
-        labels=[str(label) for label in (bands.labels or [])],
-        path_connections=[bool(c) for c in bands.path_connections],
+    """Deprecated alias of `ssbflow.analysis.phonons.displacement_dataset`."""
+    warnings.warn(
+        "ssbflow.workflows.phonons.displacement_dataset is deprecated; use "
+        "ssbflow.analysis.phonons.displacement_dataset",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return phonon_analysis.displacement_dataset(
+        supercell_frac, lattice_A, displaced_frac, forces_eV_per_A, displacement_A
+    )
+
+
+def _one_blas_thread(func: Callable) -> Callable:
+    """Run ``func`` with BLAS limited to one thread (`ssbflow.calculators.threads`)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with blas_threads(1):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@job(data=[Structure])
+def generate_phonon_displacements(
+    structure: Structure, supercell_matrix: list[list[int]], displacement: float, symprec: float
+) -> list[Structure]:
+    """The symmetry-distinct displaced supercells (`phonopy_adapter.generate_displacements`).
+
+    Same supercells, in the same order, as atomate2's job of the same name (phonopy's
+    ``generate_displacements``), without building phonopy's full symmetry of the supercell,
+    which the flow needs once only, in `summarize_phonons`.
+    """
+    return generate_displacements(structure, supercell_matrix, displacement, symprec)
 
 
 @job(
@@ -679,18 +788,28 @@ def summarize_phonons(
 ) -> PhononDocument:
     """Force constants, DOS, band structure and summary numbers → `PhononDocument`.
 
-    The job runs even when the relaxation or a displacement job failed (its inputs are
-    then ``None``), and any error of the phonon analysis itself (a molecule in a box, a
-    DOS with no weight) gives a document with ``status="failed"`` and the reason: a
-    phonon study always stores its summary. ``formula`` labels that failed document when
-    no structure arrived.
+    phonopy runs once (`ssbflow.analysis.phonopy_adapter.harmonic_phonons`: the flow's
+    one phonopy symmetry set-up); the numbers come from `ssbflow.analysis.phonons` and the
+    document from `PhononDocument.from_harmonic_phonons`. The job runs even when the
+    relaxation or a displacement job failed (its inputs are then ``None``), and any error
+    of the phonon analysis itself (a molecule in a box, a DOS with no weight) gives a
+    document with ``status="failed"`` and the reason: a phonon study always stores its
+    summary. ``formula`` labels that failed document when no structure arrived.
     """
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
     label = formula or (
-        Structure.from_dict(structure).composition.reduced_formula
-        if isinstance(structure, dict)
-        else structure.composition.reduced_formula
-        if structure is not None
-        else "unknown"
+        structure.composition.reduced_formula if structure is not None else "unknown"
+    )
+    failed = functools.partial(
+        PhononDocument.failed,
+        formula=label,
+        structure=structure,
+        calculator=calculator,
+        calculator_kwargs=calculator_kwargs,
+        settings=settings,
+        mobile_species=mobile_species,
+        strict=strict,
     )
     missing = [
         name
@@ -707,39 +826,41 @@ def summarize_phonons(
             f"an earlier job failed, so {', '.join(missing)} never arrived; see the error of "
             "the relaxation or displacement job ('ssbflow status' for FireWorks runs)"
         )
-        return _failed_phonon_document(
-            reason,
-            label,
-            structure,
-            calculator,
-            calculator_kwargs,
-            settings,
-            upstream_uuids,
-            mobile_species,
-            strict,
-        )
+        return failed(reason, upstream_uuids=upstream_uuids)
+    assert structure is not None and displaced_structures is not None
+    uuids = [*upstream_uuids, *(displacement_uuids or [])]
     try:
-        return _summarize_phonons(
+        phonons = harmonic_phonons(
             structure,
             supercell_matrix,
-            displaced_structures,
+            [_frac_coords(s) for s in displaced_structures],
             forces_eV_per_A,
-            displacement_uuids or [],
-            upstream_uuids,
             displacement_A,
             symprec,
-            calculator,
-            calculator_kwargs,
-            mesh,
-            mesh_length_A,
-            mobile_species,
-            strict,
-            imaginary_tolerance_THz,
-            acoustic_fit_fraction,
-            compare_diffusion,
-            band_points_per_segment,
-            symmetrize_force_constants,
-            settings,
+            mesh if mesh is not None else mesh_length_A,
+            symmetrize_force_constants=symmetrize_force_constants,
+            band_points_per_segment=band_points_per_segment,
+        )
+        found = None
+        if compare_diffusion and CURRENT_JOB.store is not None:
+            found = queries.find_diffusion_result(
+                CURRENT_JOB.store, structure.composition.reduced_formula, calculator
+            )
+        return PhononDocument.from_harmonic_phonons(
+            phonons,
+            structure=structure,
+            calculator=calculator,
+            provenance=Provenance.from_calculator(
+                calculator, calculator_kwargs, settings=settings, upstream_uuids=uuids
+            ),
+            mobile_species=mobile_species,
+            strict=strict,
+            imaginary_tolerance_THz=imaginary_tolerance_THz,
+            acoustic_fit_fraction=acoustic_fit_fraction,
+            displacement_A=displacement_A,
+            symprec=symprec,
+            n_displacements=len(displacement_uuids or []) or None,
+            diffusion=found,
         )
     except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError) as exc:
         reason = " ".join(f"phonon analysis failed: {type(exc).__name__}: {exc}".split())
@@ -748,215 +869,10 @@ def summarize_phonons(
                 " (no real vibrational modes: a molecule or isolated atoms in a box has no "
                 "phonon band structure; give a bulk crystal)"
             )
-        return _failed_phonon_document(
-            reason,
-            label,
-            structure,
-            calculator,
-            calculator_kwargs,
-            settings,
-            [*upstream_uuids, *(displacement_uuids or [])],
-            mobile_species,
-            strict,
-        )
+        return failed(reason, upstream_uuids=uuids)
 
 
-def _failed_phonon_document(
-    reason: str,
-    formula: str,
-    structure: Any,
-    calculator: str,
-    calculator_kwargs: dict[str, Any],
-    settings: dict[str, Any],
-    upstream_uuids: list[str],
-    mobile_species: list[str],
-    strict: bool,
-) -> PhononDocument:
-    """A `PhononDocument` with ``status="failed"``, the reason and no numbers."""
+def _frac_coords(structure: Structure | dict) -> np.ndarray:
     if isinstance(structure, dict):
         structure = Structure.from_dict(structure)
-    return PhononDocument(
-        status="failed",
-        failure_reason=reason,
-        system=formula,
-        formula=formula,
-        calculator=calculator,
-        provenance=Provenance.from_calculator(
-            calculator, calculator_kwargs, settings=settings, upstream_uuids=upstream_uuids
-        ),
-        structures={"relaxed": structure} if structure is not None else {},
-        mobile_species=mobile_species,
-        strict=strict,
-        dynamically_stable=None,
-    )
-
-
-def _summarize_phonons(
-    structure: Structure,
-    supercell_matrix: list[list[float]],
-    displaced_structures: list[Structure],
-    forces_eV_per_A: list[Any],
-    displacement_uuids: list[str],
-    upstream_uuids: list[str],
-    displacement_A: float,
-    symprec: float,
-    calculator: str,
-    calculator_kwargs: dict[str, Any],
-    mesh: list[int] | None,
-    mesh_length_A: float,
-    mobile_species: list[str],
-    strict: bool,
-    imaginary_tolerance_THz: float,
-    acoustic_fit_fraction: float,
-    compare_diffusion: bool,
-    band_points_per_segment: int,
-    symmetrize_force_constants: bool,
-    settings: dict[str, Any],
-) -> PhononDocument:
-    """Force constants, DOS, band structure and summary numbers → `PhononDocument`.
-
-    One phonopy object is built (one symmetry search); the q-mesh is run once with
-    eigenvectors and reused for the imaginary modes, projections, total DOS (tetrahedron
-    method) and thermal properties. ``band_points_per_segment=0`` skips the band structure.
-    """
-    from jobflow import CURRENT_JOB
-    from phonopy import Phonopy
-    from pymatgen.io.phonopy import get_phonopy_structure
-
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
-    displaced = [Structure.from_dict(d) if isinstance(d, dict) else d for d in displaced_structures]
-    primitive_matrix = np.eye(3)  # the flow starts from the standard primitive cell
-    phonon = Phonopy(
-        get_phonopy_structure(structure),
-        supercell_matrix=np.rint(np.array(supercell_matrix)).astype(int),
-        primitive_matrix=primitive_matrix,
-        symprec=symprec,
-    )
-    phonon.dataset = displacement_dataset(
-        np.asarray(phonon.supercell.scaled_positions),
-        np.asarray(phonon.supercell.cell),
-        [s.frac_coords for s in displaced],
-        forces_eV_per_A,
-        displacement_A,
-    )
-    phonon.produce_force_constants(calculate_full_force_constants=False, show_drift=False)
-    if symmetrize_force_constants:
-        phonon.symmetrize_force_constants()
-    # symmetry-reduced Γ-centred mesh: per-species projections are symmetry invariant
-    phonon.run_mesh(
-        mesh if mesh is not None else mesh_length_A,
-        is_gamma_center=True,
-        is_mesh_symmetry=True,
-        with_eigenvectors=True,
-    )
-    frequencies = np.asarray(phonon.mesh.frequencies)  # (n_q, n_bands), THz
-    qpoints = np.asarray(phonon.mesh.qpoints)
-    weights = np.asarray(phonon.mesh.weights)
-    used_mesh = [int(v) for v in phonon.mesh.mesh_numbers]
-    imag = imaginary_modes(frequencies, qpoints, imaginary_tolerance_THz, weights=weights)
-
-    phonon.run_total_dos()  # tetrahedron method
-    nu = np.asarray(phonon.total_dos.frequency_points)
-    total = np.asarray(phonon.total_dos.dos)
-    symbols = list(phonon.primitive.symbols)
-    projections = species_projections(np.asarray(phonon.mesh.eigenvectors), symbols)
-    sigma = 3.0 * float(nu[1] - nu[0])
-    projected = {
-        s: smeared_dos(frequencies, weights, nu, sigma, projection=p)
-        for s, p in projections.items()
-    }
-    phonon.run_thermal_properties(temperatures=[300.0], exclude_gamma_acoustic=True)
-    formula_units_per_cell = len(symbols) / structure.composition.reduced_composition.num_atoms
-
-    formula = structure.composition.reduced_formula
-    band_data = _band_data(phonon, band_points_per_segment) if band_points_per_segment else None
-    force_constants_data = PhononForceConstantsData(
-        force_constants_eV_per_A2=np.asarray(phonon.force_constants).tolist(),
-        supercell_matrix=np.asarray(phonon.supercell_matrix).astype(int).tolist(),
-        primitive_matrix=primitive_matrix.tolist(),
-        displacement_A=displacement_A,
-        symprec=symprec,
-    )
-    warnings: list[str] = []
-    if imag.unstable:
-        warnings.append(
-            f"{imag.describe()}; Debye temperatures and thermal properties ignore the "
-            "imaginary modes and are not reliable for this structure"
-        )
-    common: dict[str, Any] = {
-        "system": formula,
-        "formula": formula,
-        "calculator": calculator,
-        "provenance": Provenance.from_calculator(
-            calculator,
-            calculator_kwargs,
-            settings=settings,
-            upstream_uuids=[*upstream_uuids, *displacement_uuids],
-        ),
-        "structures": {"relaxed": structure},
-        "mobile_species": mobile_species,
-        "n_imaginary_modes": imag.n_imaginary_modes,
-        "n_qpoints_with_imaginary": imag.n_qpoints_with_imaginary,
-        "min_frequency_THz": imag.min_frequency_THz,
-        "min_frequency_qpoint": list(imag.min_qpoint),
-        "min_frequency_at_gamma": imag.at_gamma,
-        "imaginary_tolerance_THz": imaginary_tolerance_THz,
-        "dynamically_stable": not imag.unstable,
-        "strict": strict,
-        "mesh": used_mesh,
-        "supercell_matrix": np.rint(np.array(supercell_matrix)).astype(int).tolist(),
-        "n_atoms_supercell": len(phonon.supercell),
-        "n_displacements": len(displacement_uuids) or None,
-        "band_data": band_data,
-        "force_constants_data": force_constants_data,
-        "warnings": warnings,
-    }
-    if strict and imag.unstable:
-        return PhononDocument(
-            status="failed",
-            failure_reason=f"{imag.describe()} (strict mode)",
-            **common,
-        )
-
-    fit_max = acoustic_fit_fraction * float(frequencies.max())
-    nu_moment = debye_frequency_moment_THz(nu, total)
-    nu_acoustic = debye_frequency_acoustic_THz(nu, total, fit_max)
-    band_center = None
-    if mobile_species:
-        band_center = band_center_from_modes_THz(
-            frequencies, weights, sum(projections[s] for s in mobile_species)
-        )
-    thermal = phonon.thermal_properties
-    comparison = None
-    if compare_diffusion and CURRENT_JOB.store is not None:
-        found = find_diffusion_result(CURRENT_JOB.store, formula, calculator)
-        if found is not None:
-            attempt = found.get("attempt_frequency_THz")
-            comparison = DiffusionComparison(
-                diffusion_uuid=found["uuid"],
-                attempt_frequency_THz=attempt,
-                activation_energy_eV=found.get("activation_energy_eV"),
-                debye_frequency_THz=nu_moment,
-                mobile_ion_band_center_THz=band_center,
-                attempt_over_debye=attempt / nu_moment if attempt is not None else None,
-            )
-    return PhononDocument(
-        debye_temperature_K=debye_temperature_K(nu_moment),
-        debye_temperature_acoustic_K=debye_temperature_K(nu_acoustic),
-        debye_frequency_THz=nu_moment,
-        debye_frequency_acoustic_THz=nu_acoustic,
-        acoustic_fit_max_THz=fit_max,
-        mobile_ion_band_center_THz=band_center,
-        heat_capacity_300K_J_per_K_mol=float(thermal.heat_capacity[0]) / formula_units_per_cell,
-        entropy_300K_J_per_K_mol=float(thermal.entropy[0]) / formula_units_per_cell,
-        diffusion_comparison=comparison,
-        dos_data=PhononDosData(
-            frequencies_THz=nu.tolist(),
-            total_dos=total.tolist(),
-            projected_dos={s: v.tolist() for s, v in projected.items()},
-            projected_sigma_THz=sigma,
-            n_atoms_primitive=len(symbols),
-        ),
-        **common,
-    )
+    return structure.frac_coords

@@ -49,8 +49,9 @@ from ssbflow.analysis.refinement import (
     slab_surface_energy_J_per_m2,
     thickness_converged,
 )
+from ssbflow.calculators.registry import CALCULATORS
 from ssbflow.errors import InputError
-from ssbflow.schemas import Provenance
+from ssbflow.schemas import Provenance, as_model
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
     provenance_for,
@@ -65,7 +66,8 @@ ML_STAGE_TAG = "ml-stage, refined later"
 #: Tag of the refined summary.
 REFINED_TAG = "dft-refined"
 
-GPAW_PRESETS = ("fast", "standard", "accurate")
+#: GPAW presets a refinement can name (the calculator registry's, in its order).
+GPAW_PRESETS: tuple[str, ...] = tuple(CALCULATORS["gpaw"].presets)
 
 
 # --------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class RefineSpec:
     @classmethod
     def parse(cls, text: str) -> RefineSpec:
         """Parse 'gpaw', 'gpaw:<fast|standard|accurate>', 'vasp' or 'vasp:<anything>'."""
-        valid = "valid forms: gpaw, gpaw:fast, gpaw:standard, gpaw:accurate, vasp"
+        valid = "valid forms: " + ", ".join(["gpaw", *(f"gpaw:{p}" for p in GPAW_PRESETS), "vasp"])
         raw = (text or "").strip()
         backend, _, rest = raw.partition(":")
         backend, rest = backend.strip().lower(), rest.strip().lower()
@@ -220,11 +222,20 @@ class RefineMaker(Maker):
         if self.static_maker is None:
             raise InputError("a static_maker is needed for DFT single points", field="static_maker")
 
+    def _job_kwargs(self) -> dict[str, Any]:
+        """What `refine_top_candidates` takes from the maker: sub-makers and scalars."""
+        return {
+            "top_k": self.top_k,
+            "static_maker": self.static_maker,
+            "bulk_static_maker": self.bulk_static_maker,
+            "relax_maker": self.relax_maker,
+            "level_of_theory": self.level_of_theory,
+            "tags": list(self.tags),
+        }
+
     def dft_level_of_theory(self) -> str:
         """Label of the refinement's level of theory."""
-        if self.level_of_theory:
-            return self.level_of_theory
-        return provenance_for(self.static_maker, {}).level_of_theory
+        return _dft_level_of_theory(self.level_of_theory, self.static_maker)
 
     def make(
         self,
@@ -251,8 +262,7 @@ class RefineMaker(Maker):
         """
         self.validate()
         upstream = [ml_summary.uuid] if isinstance(ml_summary, OutputReference) else []
-        j = refine_adhesion(
-            self,
+        j = refine_top_candidates(
             ml_summary,
             relaxed,
             metal_surface,
@@ -260,6 +270,7 @@ class RefineMaker(Maker):
             metal_bulk,
             electrolyte_bulk,
             upstream,
+            **self._job_kwargs(),
         )
         j.name = self.name
         j.config.on_missing_references = OnMissing.NONE
@@ -377,9 +388,15 @@ def _counts(structure: Structure) -> dict[str, float]:
     return {el.symbol: float(n) for el, n in structure.composition.items()}
 
 
+def _dft_level_of_theory(level_of_theory: str | None, static_maker: Maker) -> str:
+    """The refinement's level-of-theory label: the one given, else the static maker's."""
+    if level_of_theory:
+        return level_of_theory
+    return provenance_for(static_maker, {}).level_of_theory
+
+
 @job(name="dft refinement")
-def refine_adhesion(
-    maker: RefineMaker,
+def refine_top_candidates(
     ml_summary: Any,
     relaxed: Any,
     metal_surface: Any,
@@ -387,26 +404,37 @@ def refine_adhesion(
     metal_bulk: Structure,
     electrolyte_bulk: Structure,
     upstream_uuids: list[str],
+    *,
+    top_k: int,
+    static_maker: Maker,
+    bulk_static_maker: Maker | None,
+    relax_maker: Maker | None,
+    level_of_theory: str | None,
+    tags: list[str],
 ) -> Response:
-    """Fan out the DFT calculations of the ``top_k`` best ML candidates, then merge."""
-    from ssbflow.workflows.adhesion import AdhesionDocument, RelaxedCandidate, _as_model
+    """Fan out the DFT calculations of the ``top_k`` best ML candidates, then merge.
+
+    The job of `RefineMaker.make`: it takes the sub-makers it fans out with and the
+    scalar settings, not the maker itself (see `RefineMaker` for the parameters).
+    """
+    from ssbflow.workflows.adhesion import AdhesionDocument, RelaxedCandidate
     from ssbflow.workflows.surface import lowest_surface_energy, slab_key, surface_documents
 
     if ml_summary is None:
         raise RuntimeError("the ML adhesion summary is missing: nothing to refine")
-    ml = _as_model(ml_summary, AdhesionDocument)
+    ml = as_model(ml_summary, AdhesionDocument)
     relaxed_by_label = {
         r.label: r
-        for r in (_as_model(r, RelaxedCandidate) for r in (relaxed or []))
+        for r in (as_model(r, RelaxedCandidate) for r in (relaxed or []))
         if r is not None
     }
     ranked = _ml_ranked(ml)
-    chosen, same_as = distinct_candidates(ranked, relaxed_by_label, maker.top_k)
+    chosen, same_as = distinct_candidates(ranked, relaxed_by_label, top_k)
     by_label = {c.label: c for c in ml.candidates}
 
-    static = maker.static_maker
-    bulk_maker = maker.bulk_static_maker or static
-    cand_maker = maker.relax_maker or static
+    static = static_maker
+    bulk_maker = bulk_static_maker or static
+    cand_maker = relax_maker or static
     jobs: list = []
     n_static = 0
 
@@ -427,10 +455,10 @@ def refine_adhesion(
         refs = {}
         for part, structure in parts.items():
             j = cand_maker.make(structure)
-            j.name = f"dft {'relax' if maker.relax_maker else 'single point'} {part} {label}"
+            j.name = f"dft {'relax' if relax_maker else 'single point'} {part} {label}"
             jobs.append(j)
             refs[part] = j.output
-        if maker.relax_maker is None:
+        if relax_maker is None:
             n_static += 3
             refs["structures"] = parts  # the ML-relaxed structures are the DFT geometry
         candidate_docs[label] = refs
@@ -502,13 +530,13 @@ def refine_adhesion(
         bulk_refs,
         {"metal": _counts(metal_bulk), "electrolyte": _counts(electrolyte_bulk)},
         {
-            "level_of_theory": maker.dft_level_of_theory(),
+            "level_of_theory": _dft_level_of_theory(level_of_theory, static),
             "provenance": provenance_for(
-                static, {**maker.settings(), "top_k": maker.top_k}, upstream_uuids
+                static, {"top_k": top_k, "relaxed": relax_maker is not None}, upstream_uuids
             ).model_dump(mode="json"),
-            "relaxed": maker.relax_maker is not None,
-            "top_k": maker.top_k,
-            "tags": list(maker.tags),
+            "relaxed": relax_maker is not None,
+            "top_k": top_k,
+            "tags": list(tags),
             "n_static": n_static,
             "upstream_uuids": list(upstream_uuids),
             "same_as": info_same,
@@ -517,6 +545,36 @@ def refine_adhesion(
     merge.name = "dft refinement summary"
     merge.config.on_missing_references = OnMissing.NONE
     return Response(replace=Flow([*jobs, merge], output=merge.output, name="dft refinement"))
+
+
+@job(name="dft refinement")
+def refine_adhesion(
+    maker: RefineMaker,
+    ml_summary: Any,
+    relaxed: Any,
+    metal_surface: Any,
+    electrolyte_surfaces: Any,
+    metal_bulk: Structure,
+    electrolyte_bulk: Structure,
+    upstream_uuids: list[str],
+) -> Response:
+    """Deprecated job taking the whole maker; kept so that workflows stored before
+    `refine_top_candidates` (e.g. on a FireWorks LaunchPad) still run."""
+    import warnings
+
+    warnings.warn(
+        "refine_adhesion is deprecated; use refine_top_candidates", DeprecationWarning, stacklevel=2
+    )
+    return refine_top_candidates.original(
+        ml_summary,
+        relaxed,
+        metal_surface,
+        electrolyte_surfaces,
+        metal_bulk,
+        electrolyte_bulk,
+        upstream_uuids,
+        **maker._job_kwargs(),
+    )
 
 
 def _numbers_ml(ml_doc: Any, cand: Any) -> RefinedNumbers:
@@ -601,9 +659,9 @@ def merge_refinement(
 ):
     """ML and DFT side by side for each refined candidate; headline from the highest level
     with numbers; disagreements as warnings."""
-    from ssbflow.workflows.adhesion import AdhesionDocument, _as_model
+    from ssbflow.workflows.adhesion import AdhesionDocument
 
-    ml = _as_model(ml, AdhesionDocument)
+    ml = as_model(ml, AdhesionDocument)
     doc = ml.model_copy(deep=True)
     doc.tags = [t for t in doc.tags if t != ML_STAGE_TAG]
     doc.tags += [t for t in [*info["tags"], REFINED_TAG] if t not in doc.tags]

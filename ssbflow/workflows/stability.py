@@ -314,7 +314,8 @@ class StabilityMaker(Maker):
         if not metal_comp.is_element:
             raise InputError(
                 f"metal '{metal}' is {metal_info.formula}, not one element; give an elemental "
-                "metal such as Li or Na"
+                "metal such as Li or Na",
+                field="metal",
             )
         symbol = metal_comp.elements[0].symbol
         el_elements = {el.symbol for el in Composition(electrolyte_info.formula).elements}
@@ -323,10 +324,13 @@ class StabilityMaker(Maker):
                 f"{symbol} and {electrolyte_info.name} ({electrolyte_info.formula}) have no "
                 f"common chemical system: the window vs {symbol}/{symbol}+ needs {symbol} in "
                 f"the electrolyte; use the electrolyte's own metal "
-                f"({', '.join(sorted(e for e in el_elements if e in {'Li', 'Na', 'K'})) or 'none'})"
+                f"({', '.join(sorted(e for e in el_elements if e in {'Li', 'Na', 'K'})) or 'none'})",
+                field="metal",
             )
         if Composition(electrolyte_info.formula).is_element:
-            raise InputError(f"'{electrolyte}' is an element, not an electrolyte")
+            raise InputError(
+                f"'{electrolyte}' is an element, not an electrolyte", field="electrolyte"
+            )
         elements = el_elements | {symbol}
         phases = system_phases(elements)
         kinds = {name: phase_info(name).kind for name in phases}
@@ -340,7 +344,8 @@ class StabilityMaker(Maker):
             raise InputError(
                 f"the library has no elemental phase for {', '.join(lacking)}, so the "
                 f"{'-'.join(sorted(elements))} phase diagram cannot be built; add one to "
-                "ssbflow/data/phases.yaml"
+                "ssbflow/data/phases.yaml",
+                field="electrolyte",
             )
         check_calculator(self.calculator_name, sorted(elements), self.relax_maker.calculator_kwargs)
         for name in phases:
@@ -348,7 +353,8 @@ class StabilityMaker(Maker):
             if n > self.max_atoms:
                 raise InputError(
                     f"phase {name} has {n} atoms in its {'primitive' if self.primitive else ''} "
-                    f"cell, more than max_atoms={self.max_atoms}; raise max_atoms"
+                    f"cell, more than max_atoms={self.max_atoms}; raise max_atoms",
+                    field="max_atoms",
                 )
         return {
             "metal": symbol,
@@ -369,7 +375,7 @@ class StabilityMaker(Maker):
         from ssbflow.structures.library import get_phase
 
         if self.max_atoms < 1:
-            raise InputError(f"max_atoms must be positive, got {self.max_atoms}")
+            raise InputError(f"max_atoms must be positive, got {self.max_atoms}", field="max_atoms")
         for sub in (self.relax_maker, self.molecule_relax_maker):
             if (
                 sub.calculator_name != self.calculator_name
@@ -377,7 +383,8 @@ class StabilityMaker(Maker):
             ):
                 raise InputError(
                     "relax_maker and molecule_relax_maker use different calculators; a phase "
-                    "diagram needs one calculator for every phase"
+                    "diagram needs one calculator for every phase",
+                    field="molecule_relax_maker",
                 )
         plan = self.plan(metal, electrolyte)
         jobs = []

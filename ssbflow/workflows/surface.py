@@ -21,6 +21,7 @@ every termination (or of one), each from slabs with **that face on both sides**:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,15 +35,19 @@ from ssbflow.analysis.adhesion import (
     reference_chemical_potentials_eV,
     surface_energy_from_series_J_per_m2,
 )
-from ssbflow.errors import InputError
+from ssbflow.analysis.coexistence import coexistence_chemical_potentials_eV
+from ssbflow.errors import CalculationError, InputError
 from ssbflow.schemas import ResultDocument
 from ssbflow.structures.slabs import (
+    SeriesSlab,
+    Termination,
     check_miller,
     enumerate_terminations,
     termination_series,
 )
 from ssbflow.workflows.calc import CalcRelaxMaker, CalcStaticMaker
 from ssbflow.workflows.common import (
+    CalculatorMixin,
     provenance_for,
     task_energy_eV,
     task_failure,
@@ -126,6 +131,46 @@ class SurfaceEnergyDocument(ResultDocument):
     )
 
 
+def match_terminations(chemistries: Sequence[str], wanted: str | None) -> list[int]:
+    """Indices of the terminations a source's termination name refers to.
+
+    ``wanted`` such as ``"La-terminated"``: the terminations whose outermost plane is
+    exactly that (``La-terminated``) when there are any; otherwise those whose outermost
+    plane holds every named element (``La+Li+O-terminated``), since a source's
+    "La-terminated" usually names the outermost cation. No name: every termination.
+    """
+    if not (wanted or "").strip():
+        return list(range(len(chemistries)))
+
+    def elements(text: str) -> set[str]:
+        return {e for e in text.strip().lower().removesuffix("-terminated").split("+") if e}
+
+    want = elements(wanted or "")
+    exact = [i for i, c in enumerate(chemistries) if elements(c) == want]
+    if exact:
+        return exact
+    return [i for i, c in enumerate(chemistries) if want <= elements(c)]
+
+
+@dataclass(frozen=True)
+class TerminationPlan:
+    """The slab series `SurfaceEnergyMaker` computes for one termination.
+
+    Attributes
+    ----------
+    termination
+        The termination (`ssbflow.structures.slabs.Termination`).
+    series
+        Its slabs, thinnest first, within the atom limit the plan was made with.
+    truncated
+        True when that limit cut the series short.
+    """
+
+    termination: Termination
+    series: list[SeriesSlab]
+    truncated: bool = False
+
+
 class _SeriesContext(BaseModel):
     """What the convergence steps of one termination carry (no structures but the slabs)."""
 
@@ -146,7 +191,7 @@ class _SeriesContext(BaseModel):
 
 
 @dataclass
-class SurfaceEnergyMaker(Maker):
+class SurfaceEnergyMaker(CalculatorMixin, Maker):
     """Converged surface energies of the terminations of one plane.
 
     Parameters
@@ -207,20 +252,35 @@ class SurfaceEnergyMaker(Maker):
         if not 0 < self.min_thickness_A < self.max_thickness_A <= 200:
             raise InputError(
                 f"slab thickness range {self.min_thickness_A}–{self.max_thickness_A} Å: give "
-                "0 < min_thickness_A < max_thickness_A ≤ 200"
+                "0 < min_thickness_A < max_thickness_A ≤ 200",
+                field="min_thickness_A",
             )
         if not 0 < self.tolerance_J_per_m2 <= 1:
-            raise InputError("tolerance_J_per_m2 must be in (0, 1] J/m² (default 0.01)")
+            raise InputError(
+                "tolerance_J_per_m2 must be in (0, 1] J/m² (default 0.01)",
+                field="tolerance_J_per_m2",
+            )
         if not 0 < self.thickness_step_A <= 20:
-            raise InputError(f"thickness_step_A {self.thickness_step_A} Å must be in (0, 20]")
+            raise InputError(
+                f"thickness_step_A {self.thickness_step_A} Å must be in (0, 20]",
+                field="thickness_step_A",
+            )
         if not 3 <= self.vacuum_A <= 100:
-            raise InputError(f"vacuum {self.vacuum_A} Å must be in [3, 100]")
+            raise InputError(f"vacuum {self.vacuum_A} Å must be in [3, 100]", field="vacuum_A")
         if self.delta_mu_metal_eV > 0:
-            raise InputError("delta_mu_metal_eV must be ≤ 0 (0 is the metal-rich limit)")
+            raise InputError(
+                "delta_mu_metal_eV must be ≤ 0 (0 is the metal-rich limit)",
+                field="delta_mu_metal_eV",
+            )
         if self.relax_maker is None and self.static_maker is None:
-            raise InputError("give a relax_maker or a static_maker for the slab energies")
+            raise InputError(
+                "give a relax_maker or a static_maker for the slab energies", field="relax_maker"
+            )
         if self.termination_index is not None and self.termination_index < 1:
-            raise InputError("termination_index is 1-based (or None for every termination)")
+            raise InputError(
+                "termination_index is 1-based (or None for every termination)",
+                field="termination_index",
+            )
 
     def settings(self) -> dict[str, Any]:
         """Scalar settings, for provenance."""
@@ -229,6 +289,99 @@ class SurfaceEnergyMaker(Maker):
             "thickness_step_A vacuum_A metal_element delta_mu_metal_eV chemical_potentials_eV"
         ).split()
         return {k: getattr(self, k) for k in keys}
+
+    def series(self, bulk: Structure, termination: Termination) -> list[SeriesSlab]:
+        """The slabs of ``termination`` this maker computes, thinnest first (at most up to
+        ``max_thickness_A``, at least ``thickness_step_A`` apart)."""
+        slabs = termination_series(
+            bulk,
+            self.miller,
+            termination,
+            min_thickness_A=self.min_thickness_A,
+            max_thickness_A=self.max_thickness_A,
+            vacuum_A=self.vacuum_A,
+        )
+        return spaced_series(slabs, self.thickness_step_A)
+
+    def plan(
+        self,
+        bulk: Structure,
+        termination: str | None = None,
+        max_atoms: int | None = None,
+        name: str | None = None,
+    ) -> list[TerminationPlan]:
+        """The slab series this maker computes for each chosen termination of ``bulk``.
+
+        Builds the structures only (no energies): to cap a series at ``max_atoms``
+        (`capped`), or to write inputs for another code.
+
+        Parameters
+        ----------
+        bulk
+            The bulk the slabs are cut from.
+        termination
+            Outermost-plane chemistry such as ``"La-terminated"``: only the terminations
+            `match_terminations` finds for it; None: every termination (or the maker's
+            ``termination_index``).
+        max_atoms
+            Keep only the slabs of at most this many atoms; None: no limit.
+        name
+            How messages name the bulk and plane (default e.g. ``Cu(1, 0, 0)``).
+
+        Returns
+        -------
+        list of TerminationPlan
+            One per chosen termination, polar ones left out (their γ is undefined).
+
+        Raises
+        ------
+        InputError
+            No termination has that chemistry, fewer than two slabs of a termination fit
+            in ``max_atoms`` (field ``max_atoms``), or every chosen termination is polar.
+        """
+        miller = check_miller(self.miller)
+        label = name or f"{bulk.composition.reduced_formula}{miller}"
+        terms = enumerate_terminations(bulk, miller)
+        if self.termination_index is not None:
+            terms = [t for t in terms if t.index == self.termination_index]
+        chosen = [terms[i] for i in match_terminations([t.chemistry for t in terms], termination)]
+        if not chosen:
+            raise InputError(
+                f"{label} has no {termination} termination; its terminations are "
+                f"{', '.join(t.label for t in terms)}",
+                field="termination",
+            )
+        plans = []
+        for term in chosen:
+            if term.polar:
+                continue
+            series = self.series(bulk, term)
+            fits = [s for s in series if max_atoms is None or len(s.slab) <= max_atoms]
+            if len(fits) < 2:
+                raise InputError(
+                    f"the two thinnest {label} {term.label} slabs have "
+                    f"{len(series[0].slab)} and {len(series[1].slab)} atoms; more than "
+                    f"max_atoms {max_atoms}",
+                    field="max_atoms",
+                )
+            plans.append(TerminationPlan(term, fits, truncated=len(fits) < len(series)))
+        if not plans:
+            raise InputError(
+                f"every matching termination of {label} is polar (no slab with that face "
+                f"on both sides exists), so its surface energy is undefined: "
+                f"{', '.join(t.label for t in chosen)}",
+                field="termination",
+            )
+        return plans
+
+    def capped(self, plans: Sequence[TerminationPlan]) -> SurfaceEnergyMaker:
+        """A copy whose series stop at the thickest slab that every plan keeps (its
+        ``max_thickness_A`` lowered where ``max_atoms`` cut a plan's series short)."""
+        cap = self.max_thickness_A
+        for p in plans:
+            if p.truncated:
+                cap = min(cap, p.series[-1].thickness_A + 0.05)
+        return replace(self, max_thickness_A=cap)
 
     def make(self, bulk: Structure, metal_bulk: Structure | None = None) -> Flow:
         """Flow whose output is the list of `SurfaceEnergyDocument` (one per termination).
@@ -281,7 +434,8 @@ def surface_terminations(
         if maker.termination_index > len(terms):
             raise InputError(
                 f"termination_index {maker.termination_index} out of range: {formula}"
-                f"{maker.miller} has {len(terms)} terminations"
+                f"{maker.miller} has {len(terms)} terminations",
+                field="termination_index",
             )
         terms = [terms[maker.termination_index - 1]]
     jobs, outputs = [], []
@@ -321,15 +475,7 @@ def surface_terminations(
             jobs.append(j)
             outputs.append(j.output)
             continue
-        series = termination_series(
-            bulk,
-            maker.miller,
-            term,
-            min_thickness_A=maker.min_thickness_A,
-            max_thickness_A=maker.max_thickness_A,
-            vacuum_A=maker.vacuum_A,
-        )
-        series = spaced_series(series, maker.thickness_step_A)
+        series = maker.series(bulk, term)
         context = _SeriesContext(
             slabs=[s.slab for s in series],
             thicknesses_A=[s.thickness_A for s in series],
@@ -593,6 +739,146 @@ def _as_doc(d: Any) -> SurfaceEnergyDocument:
 
 
 # --------------------------------------------------------------------------------------
+# chosen terminations of one facet, from a bulk relaxed first (μ by coexistence)
+
+
+@dataclass
+class FacetSurfaceMaker(CalculatorMixin, Maker):
+    """Surface energies of the chosen terminations of one facet, from a relaxed bulk.
+
+    Relaxes the bulk (cell and positions) and any coexisting phases with
+    ``bulk_relax_maker``, then runs ``surface_maker`` on the relaxed bulk: once for every
+    termination, or, when ``termination`` names a chemistry, once per matching
+    termination (`SurfaceEnergyMaker.plan`). With ``max_atoms`` the slab series stop at
+    the thickest slab within that many atoms (`SurfaceEnergyMaker.capped`). With
+    ``coexisting_phases`` the μ of the named elements are those at which the relaxed bulk
+    coexists with the relaxed phases (`surface_at_coexistence`).
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    surface_maker
+        The thickness series of one plane (its ``miller`` is the facet).
+    bulk_relax_maker
+        Relaxes the bulk and the coexisting phases (cell and positions).
+    termination
+        Outermost-plane chemistry such as ``"La-terminated"`` (`match_terminations`);
+        None: every termination.
+    max_atoms
+        Largest slab of a series; None: no limit.
+    coexisting_phases
+        Element -> phase name: μ of the element as in that phase, e.g.
+        ``{"Li": "Li2O", "La": "La2O3", "Zr": "Zr"}`` for LLZO; every phase enters the
+        coexistence equations.
+    """
+
+    name: str = "facet surface energies"
+    surface_maker: SurfaceEnergyMaker = field(default_factory=SurfaceEnergyMaker)
+    bulk_relax_maker: Maker = field(
+        default_factory=lambda: CalcRelaxMaker(name="bulk relax", relax_cell=True)
+    )
+    termination: str | None = None
+    max_atoms: int | None = None
+    coexisting_phases: dict[str, str] = field(default_factory=dict)
+
+    def plan(self, bulk: Structure, name: str | None = None) -> list[TerminationPlan]:
+        """The slab series each chosen termination gets (see `SurfaceEnergyMaker.plan`)."""
+        return self.surface_maker.plan(bulk, self.termination, self.max_atoms, name)
+
+    def make(
+        self,
+        bulk: Structure,
+        phases: dict[str, Structure] | None = None,
+        name: str | None = None,
+        plan: list[TerminationPlan] | None = None,
+    ) -> Flow:
+        """Flow whose output is the list of each surface flow's output.
+
+        Parameters
+        ----------
+        bulk
+            The bulk as given (relaxed by the flow).
+        phases
+            Structure of each phase named in ``coexisting_phases``.
+        name
+            Names the bulk in job names and messages (default: its reduced formula).
+        plan
+            ``self.plan(bulk, name)`` when already made (enumerating the terminations of
+            a large cell takes minutes).
+
+        Raises
+        ------
+        InputError
+            A coexisting phase without a structure, or from `SurfaceEnergyMaker.plan`.
+        """
+        label = name or bulk.composition.reduced_formula
+        phases = phases or {}
+        names = list(dict.fromkeys(self.coexisting_phases.values()))
+        missing = [ph for ph in names if ph not in phases]
+        if missing:
+            raise InputError(
+                f"no structure given for the coexisting phase(s) {', '.join(missing)}",
+                field="coexisting_phases",
+            )
+        plans = self.plan(bulk, name) if plan is None else plan
+        surface = self.surface_maker.capped(plans)
+        if (self.termination or "").strip():
+            makers = [replace(surface, termination_index=p.termination.index) for p in plans]
+        else:
+            makers = [surface]
+        relax = replace(self.bulk_relax_maker, name=f"bulk relax {label}").make(bulk)
+        jobs = [relax]
+        phase_docs = {}
+        for ph in names:
+            r = replace(self.bulk_relax_maker, name=f"coexisting phase {ph}").make(phases[ph])
+            jobs.append(r)
+            phase_docs[ph] = r.output
+        outputs = []
+        for m in makers:
+            if phase_docs:
+                j = surface_at_coexistence(
+                    m, relax.output, phase_docs, dict(self.coexisting_phases)
+                )
+            else:
+                j = m.make(relax.output.structure)
+            jobs.append(j)
+            outputs.append(j.output)
+        return Flow(jobs, output=outputs, name=self.name)
+
+
+def _counts(structure: Structure) -> dict[str, float]:
+    return {el.symbol: float(n) for el, n in structure.composition.items()}
+
+
+@job(name="surface energy at coexistence")
+def surface_at_coexistence(
+    maker: SurfaceEnergyMaker,
+    bulk_doc: Any,
+    phase_docs: dict[str, Any],
+    element_phase: dict[str, str],
+) -> Response:
+    """Fix μ from the relaxed bulk and coexisting phases, then run the surface flow.
+
+    ``phase_docs`` maps a phase name to its relaxation output; ``element_phase`` says which
+    element's μ each phase sets (all of them enter the equations,
+    `ssbflow.analysis.coexistence.coexistence_chemical_potentials_eV`).
+    """
+    bulk = task_structure(bulk_doc)
+    energy = task_energy_eV(bulk_doc)
+    phases = []
+    for name, doc in phase_docs.items():
+        e = task_energy_eV(doc)
+        if e is None or energy is None:
+            raise CalculationError(f"no energy for the coexisting phase {name} or the bulk")
+        phases.append((_counts(task_structure(doc)), e))
+    mu = coexistence_chemical_potentials_eV(_counts(bulk), float(energy), phases)
+    fixed = {el: mu[el] for el in element_phase if el in mu}
+    flow = replace(maker, chemical_potentials_eV=fixed).make(bulk)
+    return Response(replace=flow, output=flow.output)
+
+
+# --------------------------------------------------------------------------------------
 # several planes and the Wulff shape
 
 
@@ -622,7 +908,7 @@ def miller_key(miller: tuple[int, int, int]) -> str:
 
 
 @dataclass
-class SurfaceStudyMaker(Maker):
+class SurfaceStudyMaker(CalculatorMixin, Maker):
     """Converged γ of several planes and every termination, and the Wulff shape.
 
     Parameters

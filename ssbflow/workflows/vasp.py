@@ -39,7 +39,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from atomate2.vasp.jobs.core import RelaxMaker, StaticMaker
 from atomate2.vasp.sets.base import VaspInputGenerator
 from pymatgen.core import Structure
@@ -61,11 +60,6 @@ COMMON_INCAR: dict[str, Any] = {
     "LWAVE": False,
     "NELM": 200,
 }
-
-
-def _reciprocal_lengths_per_A(structure: Structure) -> np.ndarray:
-    """|b_i| in Å⁻¹ including 2π, shape (3,)."""
-    return np.asarray(structure.lattice.reciprocal_lattice.abc)
 
 
 def _slab_geometry(structure: Structure, min_vacuum_A: float) -> tuple[bool, float]:
@@ -102,21 +96,21 @@ def gamma_mesh(structure: Structure, spacing_per_A: float, slab: bool) -> Kpoint
     slab
         One k-point along c (the surface normal).
     """
-    mesh = [
-        max(1, math.ceil(b / spacing_per_A - 1e-9)) for b in _reciprocal_lengths_per_A(structure)
-    ]
-    if slab:
-        mesh[2] = 1
-    return Kpoints.gamma_automatic(kpts=(int(mesh[0]), int(mesh[1]), int(mesh[2])))
+    from ssbflow.calculators.dft_gpaw import kpoint_mesh
+
+    return Kpoints.gamma_automatic(kpts=kpoint_mesh(structure.lattice.matrix, spacing_per_A, slab))
 
 
 def _check_common(spacing: float, mode: str) -> None:
     if not (math.isfinite(spacing) and 0.02 <= spacing <= 2.0):
         raise InputError(
-            f"kpoint_spacing_per_A={spacing} is impossible; use a value in [0.02, 2.0], e.g. 0.22"
+            f"kpoint_spacing_per_A={spacing} is impossible; use a value in [0.02, 2.0], e.g. 0.22",
+            field="kpoint_spacing_per_A",
         )
     if mode not in {"auto", "on", "off"}:
-        raise InputError(f"dipole_correction={mode!r}; use 'auto', 'on' or 'off'")
+        raise InputError(
+            f"dipole_correction={mode!r}; use 'auto', 'on' or 'off'", field="dipole_correction"
+        )
 
 
 @dataclass
@@ -327,7 +321,10 @@ def vasp_phonon_maker(
     from atomate2.vasp.powerups import update_user_incar_settings
 
     if not (math.isfinite(min_length_A) and 5.0 <= min_length_A <= 60.0):
-        raise InputError(f"min_length_A={min_length_A} is impossible; use 5-60 Å, e.g. 15")
+        raise InputError(
+            f"min_length_A={min_length_A} is impossible; use 5-60 Å, e.g. 15",
+            field="min_length_A",
+        )
     tight = RelaxMaker(
         name="vasp bulk tight relax",
         input_set_generator=BulkSetGenerator(
