@@ -977,7 +977,11 @@ def test_too_many_atoms_is_not_reproducible_by_field(monkeypatch, settings):
     from ssbflow.reproduce import exceeds_max_atoms, run_task
 
     assert exceeds_max_atoms(InputError("too big", field="max_atoms"))
-    assert not exceeds_max_atoms(InputError("max atoms 50 is too big", field="max_area_A2"))
+    # the interface search names the limit to raise first: area and strain are limits too
+    assert exceeds_max_atoms(InputError("raise max_area_A2 to at least 541", field="max_area_A2"))
+    assert exceeds_max_atoms(InputError("raise max_strain to 0.07", field="max_strain"))
+    assert not exceeds_max_atoms(InputError("max atoms 50 is too big", field="vacuum_A"))
+    assert not exceeds_max_atoms(RuntimeError("max atoms 50"))
 
     def failing(field):
         def run_flow(flow, settings, **kw):

@@ -526,15 +526,23 @@ def _surface_flow(
     return flow, used
 
 
-def exceeds_max_atoms(exc: BaseException) -> bool:
-    """Whether ``exc`` says a structure would exceed ``max_atoms`` (the system is then
-    "not reproducible" within the limits, not "failed").
+#: Settings whose limit, when exceeded, makes a system "not reproducible" within the
+#: limits of a run (the interface search and the slab sizes), rather than "failed".
+SIZE_LIMIT_FIELDS = frozenset({"max_atoms", "max_area_A2", "max_strain"})
 
-    True for an error whose ``field`` is ``"max_atoms"``: an `InputError` raised while
-    the flow is built, or a job failure (`ssbflow.execution.runner.FlowFailedError`)
-    carrying the field of the `InputError` its job raised.
+
+def exceeds_max_atoms(exc: BaseException) -> bool:
+    """Whether ``exc`` says a structure would exceed the size limits of the run (the
+    system is then "not reproducible" within the limits, not "failed").
+
+    True for an error whose ``field`` is one of `SIZE_LIMIT_FIELDS`: an `InputError`
+    raised while the flow is built, or a job failure
+    (`ssbflow.execution.runner.FlowFailedError`) carrying the field of the `InputError`
+    its job raised. (The interface search names whichever limit to raise first; every
+    one of them means "no interface within the limits", as the former test on the text
+    "max atoms" in that message did.)
     """
-    return getattr(exc, "field", None) == "max_atoms"
+    return getattr(exc, "field", None) in SIZE_LIMIT_FIELDS
 
 
 def run_task(
